@@ -1,0 +1,55 @@
+// The agent's job loop: check in with inventory, wait for work (long poll),
+// run the step, journal the result, report until acknowledged, reboot when a
+// step asks for it. Reconnects back off with jitter.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "client/connection.h"
+#include "client/executor.h"
+#include "client/journal.h"
+#include "purser/v1/agent.grpc.pb.h"
+#include "shared/backoff.h"
+
+namespace purser::client {
+
+struct AgentOptions {
+  std::string server;      // host:port
+  std::string state_dir;
+  int wait_seconds = 25;   // long-poll length
+  int64_t backoff_initial_ms = 500;
+  int64_t backoff_max_ms = 30'000;
+  // Renew the certificate when less than this fraction of its life is left.
+  double renew_fraction = 1.0 / 3;
+  // Exit (0) once the endpoint reaches a final state with no work, instead of
+  // waiting forever: for scripted one-shot runs.
+  bool exit_when_done = false;
+};
+
+class Agent {
+ public:
+  Agent(AgentOptions options, Identity identity, Executor* executor);
+  // Runs until `stop` becomes true (or, with exit_when_done, until done).
+  absl::Status Run(const std::atomic<bool>& stop);
+
+ private:
+  absl::Status CheckIn(v1::EndpointState* state);
+  // Reports the journaled result until the server acknowledges it.
+  absl::Status ReportJournaled(const std::atomic<bool>& stop);
+  absl::Status RunJob(const v1::Job& job, const std::atomic<bool>& stop);
+  absl::Status MaybeRenew();
+  void Connect();
+  void Sleep(int64_t ms, const std::atomic<bool>& stop);
+
+  AgentOptions options_;
+  Identity identity_;
+  Executor* executor_;
+  JournalFile journal_;
+  Backoff backoff_;
+  std::unique_ptr<v1::AgentService::Stub> stub_;
+  bool rebooted_ = false;  // check in again: the machine just booted
+};
+
+}  // namespace purser::client

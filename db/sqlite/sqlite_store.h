@@ -1,0 +1,61 @@
+// The SQLite Store: WAL, one writer thread with group commit (see writer.h),
+// readers on their own connections, prepared statements only.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "db/sqlite/connection.h"
+#include "db/sqlite/writer.h"
+#include "db/store.h"
+
+namespace purser::db {
+
+class SqliteStore : public Store {
+ public:
+  // Opens `path`, creating it when `create`, and applies pending migrations.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path, bool create,
+                                                           StoreOptions options = {});
+  ~SqliteStore() override;
+
+  absl::Status CreateToken(const TokenRecord& token, int64_t now_ms) override;
+  absl::StatusOr<v1::Endpoint> Enroll(const EnrollArgs& args) override;
+  absl::StatusOr<v1::Endpoint> CheckIn(const std::string& endpoint_id,
+                                       const v1::Inventory& inventory, int64_t now_ms) override;
+  absl::StatusOr<v1::Endpoint> GetEndpoint(const std::string& id, int64_t now_ms) override;
+  absl::StatusOr<EndpointPage> ListEndpoints(const EndpointFilter& filter,
+                                             int64_t now_ms) override;
+  absl::Status TouchEndpoints(const std::vector<std::string>& ids, int64_t now_ms) override;
+  absl::StatusOr<std::vector<v1::JobInfo>> ListJobs(const std::string& endpoint_id) override;
+  absl::StatusOr<v1::StartRunResponse> StartRun(const RunSpec& spec) override;
+  absl::StatusOr<LeaseResult> LeaseNextJob(const std::string& endpoint_id,
+                                           int64_t now_ms) override;
+  absl::StatusOr<ReportAck> RecordReport(const std::string& endpoint_id,
+                                         const v1::ReportResultRequest& report,
+                                         int64_t now_ms) override;
+  absl::StatusOr<std::vector<std::string>> ExpireLeases(int64_t now_ms) override;
+  absl::Status RecordCert(const CertRecord& cert) override;
+  absl::StatusOr<std::vector<CertRecord>> ListCerts() override;
+  absl::Status PutSecret(const std::string& name, const std::string& sealed,
+                         int64_t now_ms) override;
+  absl::StatusOr<std::string> GetSealedSecret(const std::string& name) override;
+
+  Writer::Stats writer_stats() const { return writer_->stats(); }
+
+ private:
+  SqliteStore(std::string path, StoreOptions options, std::unique_ptr<Writer> writer)
+      : path_(std::move(path)), options_(options), writer_(std::move(writer)) {}
+
+  // Runs `fn` on a reader connection from the pool.
+  absl::Status Read(const std::function<absl::Status(Connection&)>& fn);
+
+  const std::string path_;
+  const StoreOptions options_;
+  std::unique_ptr<Writer> writer_;
+  absl::Mutex readers_mu_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
+};
+
+}  // namespace purser::db

@@ -1,0 +1,55 @@
+// The single writer with group commit: many callers' writes run in one
+// transaction on one thread, and each caller returns only after that
+// transaction committed. A failing write is rolled back alone (savepoint);
+// a failing commit fails every write of its group.
+#pragma once
+#include <deque>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "db/sqlite/connection.h"
+
+namespace purser::db {
+
+class Writer {
+ public:
+  using WriteFn = std::function<absl::Status(Connection&)>;
+
+  explicit Writer(std::unique_ptr<Connection> conn, int max_group = 512);
+  // Finishes every queued write, then stops.
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // Runs `fn` inside a write transaction; blocks until it is durable.
+  absl::Status Run(WriteFn fn);
+
+  struct Stats {
+    int64_t transactions = 0;
+    int64_t writes = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct Pending {
+    WriteFn fn;
+    absl::Status result;
+    bool done = false;
+  };
+  void Loop();
+  void CommitGroup(std::vector<Pending*>& group);
+
+  std::unique_ptr<Connection> conn_;
+  const int max_group_;
+  mutable absl::Mutex mu_;
+  std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace purser::db

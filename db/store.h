@@ -1,0 +1,144 @@
+// The Store: everything the server keeps, behind one interface, so that a fleet
+// that outgrows one SQLite file can move to another implementation (DESIGN §5).
+// Every method is safe to call from any thread. Mutating methods return only
+// after their transaction has committed (durably), so an RPC answered with
+// their result never loses it.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "purser/v1/agent.pb.h"
+#include "purser/v1/operator.pb.h"
+#include "purser/v1/plan.pb.h"
+
+namespace purser::db {
+
+struct TokenRecord {
+  std::string id;
+  std::string secret_hash;  // SHA-256 hex of the secret
+  int max_uses = 1;
+  int64_t expires_ms = 0;
+  std::map<std::string, std::string> labels;
+  std::string description;
+  std::string created_by;
+};
+
+struct EnrollArgs {
+  std::string token_id;
+  std::string secret_hash;
+  std::string endpoint_id;
+  v1::Inventory inventory;
+  std::string cert_serial;
+  int64_t cert_not_after_ms = 0;
+  int64_t now_ms = 0;
+};
+
+struct CertRecord {
+  std::string serial;
+  std::string subject;
+  std::string role;
+  int64_t issued_ms = 0;
+  int64_t not_after_ms = 0;
+  int64_t revoked_ms = 0;
+};
+
+struct RunSpec {
+  std::string run_id;
+  v1::Plan plan;
+  std::map<std::string, std::string> params;  // resolved; secret params hold secret names
+  std::vector<std::string> endpoint_ids;      // ignored when all_endpoints
+  bool all_endpoints = false;
+  std::string created_by;
+  int64_t now_ms = 0;
+};
+
+// A job handed to an agent, before the server fills in secret values.
+struct LeasedJob {
+  v1::Job job;                                // params are the run's raw params
+  std::map<std::string, std::string> params;  // same, as a map
+  std::string plan_name;
+  v1::PlanPurpose purpose = v1::PLAN_PURPOSE_UNSPECIFIED;
+};
+
+struct LeaseResult {
+  std::optional<LeasedJob> job;
+  int64_t retry_after_ms = 0;  // when a queued job waits for its backoff
+};
+
+struct ReportAck {
+  bool duplicate = false;
+  bool stale = false;
+};
+
+struct EndpointFilter {
+  v1::EndpointState state = v1::ENDPOINT_STATE_UNSPECIFIED;
+  int page_size = 100;
+  std::string page_token;  // the last id of the previous page
+};
+
+struct EndpointPage {
+  std::vector<v1::Endpoint> endpoints;
+  std::string next_page_token;
+};
+
+struct StoreOptions {
+  // Extra time past a step's timeout before its lease expires.
+  int64_t lease_grace_ms = 30'000;
+  // An endpoint not seen for this long is offline.
+  int64_t offline_after_ms = 180'000;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Enrollment tokens.
+  virtual absl::Status CreateToken(const TokenRecord& token, int64_t now_ms) = 0;
+  // Consumes one use of the token and creates (or re-keys) the endpoint, atomically.
+  // PERMISSION_DENIED names why a token is refused: unknown, wrong secret,
+  // expired, used up. Returns the new endpoint.
+  virtual absl::StatusOr<v1::Endpoint> Enroll(const EnrollArgs& args) = 0;
+
+  // Endpoints.
+  // Records inventory and last-seen; classifies an unsupported OS. Returns the state.
+  virtual absl::StatusOr<v1::Endpoint> CheckIn(const std::string& endpoint_id,
+                                               const v1::Inventory& inventory,
+                                               int64_t now_ms) = 0;
+  virtual absl::StatusOr<v1::Endpoint> GetEndpoint(const std::string& id, int64_t now_ms) = 0;
+  virtual absl::StatusOr<EndpointPage> ListEndpoints(const EndpointFilter& filter,
+                                                     int64_t now_ms) = 0;
+  // Marks endpoints seen at `now_ms` (batched: the server flushes its in-memory view).
+  virtual absl::Status TouchEndpoints(const std::vector<std::string>& ids, int64_t now_ms) = 0;
+  // Jobs of the endpoint's current run (all runs if it has none), in order.
+  virtual absl::StatusOr<std::vector<v1::JobInfo>> ListJobs(const std::string& endpoint_id) = 0;
+
+  // Runs and jobs.
+  virtual absl::StatusOr<v1::StartRunResponse> StartRun(const RunSpec& spec) = 0;
+  // The endpoint's next job: its current lease again (extended) if it holds
+  // one, else its first queued job whose backoff has passed, leased now.
+  virtual absl::StatusOr<LeaseResult> LeaseNextJob(const std::string& endpoint_id,
+                                                   int64_t now_ms) = 0;
+  // Applies a report once per (job, attempt). PERMISSION_DENIED when the job
+  // is not the endpoint's; NOT_FOUND when it does not exist.
+  virtual absl::StatusOr<ReportAck> RecordReport(const std::string& endpoint_id,
+                                                 const v1::ReportResultRequest& report,
+                                                 int64_t now_ms) = 0;
+  // Marks expired leases TIMED_OUT (a failed attempt); requeues those with
+  // attempts left. Returns the endpoints that have work again.
+  virtual absl::StatusOr<std::vector<std::string>> ExpireLeases(int64_t now_ms) = 0;
+
+  // Certificates.
+  virtual absl::Status RecordCert(const CertRecord& cert) = 0;
+  virtual absl::StatusOr<std::vector<CertRecord>> ListCerts() = 0;
+
+  // Secrets, sealed by the caller; the store never sees plaintext.
+  virtual absl::Status PutSecret(const std::string& name, const std::string& sealed,
+                                 int64_t now_ms) = 0;
+  virtual absl::StatusOr<std::string> GetSealedSecret(const std::string& name) = 0;
+};
+
+}  // namespace purser::db

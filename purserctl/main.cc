@@ -1,0 +1,290 @@
+// purserctl: the operator CLI. `purserctl help` lists the commands.
+//
+// Exit codes: 0 ok, 1 the server refused or failed, 2 usage error,
+// 3 server unreachable, 4 not allowed (certificate or role), 5 not found.
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "grpcpp/client_context.h"
+#include "purser/v1/operator.grpc.pb.h"
+#include "purserctl/output.h"
+#include "shared/files.h"
+#include "shared/grpc_options.h"
+#include "shared/plan/effective_plan.h"
+#include "shared/plan/plan_loader.h"
+#include "shared/plan/platform.h"
+
+ABSL_FLAG(std::string, server, "", "server host:port (env PURSER_SERVER)");
+ABSL_FLAG(std::string, ca, "", "CA certificate (env PURSER_CA)");
+ABSL_FLAG(std::string, cert, "", "operator certificate (env PURSER_CERT)");
+ABSL_FLAG(std::string, key, "", "operator private key (env PURSER_KEY)");
+ABSL_FLAG(std::string, o, "table", "output: table or json");
+ABSL_FLAG(std::string, state, "", "endpoints list: only this state (e.g. FAILED)");
+ABSL_FLAG(int, page_size, 0, "endpoints list: page size (default: all pages)");
+ABSL_FLAG(std::string, plan, "", "run start: plan name");
+ABSL_FLAG(std::vector<std::string>, endpoints, {}, "run start: endpoint ids");
+ABSL_FLAG(bool, all, false, "run start: every endpoint");
+ABSL_FLAG(std::vector<std::string>, params, {}, "run start: plan parameters k=v,k2=v2");
+ABSL_FLAG(int, uses, 1, "token create: how many enrollments");
+ABSL_FLAG(std::string, ttl, "24h", "token create: lifetime");
+ABSL_FLAG(std::vector<std::string>, labels, {}, "token create: labels k=v for its endpoints");
+ABSL_FLAG(std::string, out, "", "token create: file to write the token to (mode 0600)");
+ABSL_FLAG(std::string, from_file, "", "secret put: file holding the value");
+
+namespace {
+
+using purser::ctl::ToJson;
+namespace v1 = purser::v1;
+
+constexpr char kUsage[] = R"(purserctl [connection flags] COMMAND [flags]
+
+Commands:
+  token create --out FILE [--uses N] [--ttl 24h] [--labels k=v,...]
+  endpoints list [--state STATE] [--page_size N] [-o json]
+  endpoints get ID [-o json]
+  run start --plan NAME (--endpoints ID,... | --all) [--params k=v,...]
+  secret put NAME --from_file FILE
+  plans list [-o json]
+  plan validate FILE
+  plan show FILE --os PROFILE    (effective steps for a simulated profile's OS)
+
+Connection: --server, --ca, --cert, --key, or PURSER_SERVER, PURSER_CA,
+PURSER_CERT, PURSER_KEY in the environment.
+Exit codes: 0 ok, 1 refused/failed, 2 usage, 3 unreachable, 4 not allowed, 5 not found.)";
+
+int Usage(const std::string& why) {
+  std::cerr << "purserctl: " << why << "\n\n" << kUsage << "\n";
+  return 2;
+}
+
+std::string Setting(const absl::Flag<std::string>& flag, const char* env) {
+  std::string v = absl::GetFlag(flag);
+  if (v.empty() && std::getenv(env) != nullptr) v = std::getenv(env);
+  return v;
+}
+
+int ExitFor(const grpc::Status& st) {
+  std::string msg = st.error_message();
+  switch (st.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      std::cerr << "purserctl: server unreachable: " << msg << "\n";
+      return 3;
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+      std::cerr << "purserctl: not allowed: " << msg << "\n";
+      return 4;
+    case grpc::StatusCode::NOT_FOUND:
+      std::cerr << "purserctl: not found: " << msg << "\n";
+      return 5;
+    default:
+      std::cerr << "purserctl: " << msg << "\n";
+      return 1;
+  }
+}
+
+std::map<std::string, std::string> KeyValues(const std::vector<std::string>& items) {
+  std::map<std::string, std::string> out;
+  for (const auto& kv : items) {
+    std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+    out[p.first] = p.second;
+  }
+  return out;
+}
+
+class Client {
+ public:
+  static absl::StatusOr<Client> Connect() {
+    std::string server = Setting(FLAGS_server, "PURSER_SERVER");
+    if (server.empty()) return absl::InvalidArgumentError("no server: give --server or PURSER_SERVER");
+    auto tls = purser::LoadTlsFiles(Setting(FLAGS_ca, "PURSER_CA"), Setting(FLAGS_cert, "PURSER_CERT"),
+                                    Setting(FLAGS_key, "PURSER_KEY"));
+    if (!tls.ok()) return tls.status();
+    if (tls->cert_pem.empty() || tls->key_pem.empty()) {
+      return absl::InvalidArgumentError("an operator certificate and key are required (--cert, --key)");
+    }
+    return Client(v1::OperatorService::NewStub(purser::MakeTlsChannel(server, *tls)));
+  }
+  template <typename Req, typename Resp, typename Method>
+  grpc::Status Call(Method method, const Req& req, Resp* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    return (stub_.get()->*method)(&ctx, req, resp);
+  }
+
+ private:
+  explicit Client(std::unique_ptr<v1::OperatorService::Stub> stub) : stub_(std::move(stub)) {}
+  std::unique_ptr<v1::OperatorService::Stub> stub_;
+};
+
+using Stub = v1::OperatorService::Stub;
+
+int PlanCommand(const std::vector<char*>& args) {
+  if (args.size() < 3) return Usage("plan: give validate FILE or show FILE --os PROFILE");
+  std::string verb = args[1], file = args[2];
+  auto plan = purser::LoadPlanFile(file);
+  if (!plan.ok()) {
+    std::cerr << plan.status().message() << "\n";
+    return 1;
+  }
+  if (verb == "validate") {
+    std::cout << file << ": plan \"" << plan->name() << "\" is valid (" << plan->steps_size()
+              << " steps)\n";
+    return 0;
+  }
+  return Usage(absl::StrCat("plan: unknown verb ", verb));
+}
+
+int Main(const std::vector<char*>& args) {
+  if (args.empty() || std::string(args[0]) == "help") {
+    std::cout << kUsage << "\n";
+    return args.empty() ? 2 : 0;
+  }
+  std::string noun = args[0];
+  std::string verb = args.size() > 1 ? args[1] : "";
+  bool json = absl::GetFlag(FLAGS_o) == "json";
+  if (absl::GetFlag(FLAGS_o) != "json" && absl::GetFlag(FLAGS_o) != "table") {
+    return Usage("-o must be table or json");
+  }
+  if (noun == "plan") return PlanCommand(args);
+
+  auto client = Client::Connect();
+  if (!client.ok()) {
+    std::cerr << "purserctl: " << client.status().message() << "\n";
+    return 2;
+  }
+  if (noun == "token" && verb == "create") {
+    std::string out = absl::GetFlag(FLAGS_out);
+    if (out.empty()) return Usage("token create: --out FILE is required (the token is a secret)");
+    absl::Duration ttl;
+    if (!absl::ParseDuration(absl::GetFlag(FLAGS_ttl), &ttl)) return Usage("--ttl: not a duration");
+    v1::CreateEnrollmentTokenRequest req;
+    req.set_max_uses(absl::GetFlag(FLAGS_uses));
+    req.set_ttl_seconds(absl::ToInt64Seconds(ttl));
+    for (const auto& [k, v] : KeyValues(absl::GetFlag(FLAGS_labels))) (*req.mutable_labels())[k] = v;
+    v1::CreateEnrollmentTokenResponse resp;
+    grpc::Status st = client->Call(&Stub::CreateEnrollmentToken, req, &resp);
+    if (!st.ok()) return ExitFor(st);
+    if (auto w = purser::WriteFileAtomic(out, resp.token() + "\n", 0600); !w.ok()) {
+      std::cerr << "purserctl: " << w.message() << "\n";
+      return 1;
+    }
+    resp.clear_token();  // the secret goes to the file only
+    if (json) {
+      std::cout << ToJson(resp);
+    } else {
+      std::cout << "token " << resp.token_id() << " written to " << out << " (" << resp.max_uses()
+                << " uses, expires " << absl::FormatTime(absl::FromUnixMillis(resp.expires_unix_ms()), absl::UTCTimeZone())
+                << ")\n";
+    }
+    return 0;
+  }
+  if (noun == "endpoints" && verb == "list") {
+    v1::ListEndpointsRequest req;
+    std::string state = absl::GetFlag(FLAGS_state);
+    if (!state.empty()) {
+      v1::EndpointState s;
+      if (!v1::EndpointState_Parse(absl::StrCat("ENDPOINT_STATE_", state), &s) &&
+          !v1::EndpointState_Parse(state, &s)) {
+        return Usage(absl::StrCat("--state: unknown state ", state));
+      }
+      req.set_state(s);
+    }
+    int page_size = absl::GetFlag(FLAGS_page_size);
+    req.set_page_size(page_size > 0 ? page_size : 1000);
+    v1::ListEndpointsResponse all;
+    while (true) {
+      v1::ListEndpointsResponse resp;
+      grpc::Status st = client->Call(&Stub::ListEndpoints, req, &resp);
+      if (!st.ok()) return ExitFor(st);
+      for (auto& e : *resp.mutable_endpoints()) *all.add_endpoints() = std::move(e);
+      all.set_next_page_token(resp.next_page_token());
+      if (page_size > 0 || resp.next_page_token().empty()) break;
+      req.set_page_token(resp.next_page_token());
+    }
+    if (json) {
+      std::cout << ToJson(all);
+    } else {
+      std::cout << purser::ctl::EndpointsTable({all.endpoints().begin(), all.endpoints().end()});
+      if (!all.next_page_token().empty()) std::cout << "next page: " << all.next_page_token() << "\n";
+    }
+    return 0;
+  }
+  if (noun == "endpoints" && verb == "get") {
+    if (args.size() < 3) return Usage("endpoints get: give an endpoint id");
+    v1::GetEndpointRequest req;
+    req.set_id(args[2]);
+    v1::GetEndpointResponse resp;
+    grpc::Status st = client->Call(&Stub::GetEndpoint, req, &resp);
+    if (!st.ok()) return ExitFor(st);
+    std::cout << (json ? ToJson(resp) : purser::ctl::EndpointDetail(resp));
+    return 0;
+  }
+  if (noun == "run" && verb == "start") {
+    v1::StartRunRequest req;
+    req.set_plan_name(absl::GetFlag(FLAGS_plan));
+    if (req.plan_name().empty()) return Usage("run start: --plan is required");
+    for (const auto& id : absl::GetFlag(FLAGS_endpoints)) req.add_endpoint_ids(id);
+    req.set_all_endpoints(absl::GetFlag(FLAGS_all));
+    for (const auto& [k, v] : KeyValues(absl::GetFlag(FLAGS_params))) (*req.mutable_params())[k] = v;
+    v1::StartRunResponse resp;
+    grpc::Status st = client->Call(&Stub::StartRun, req, &resp);
+    if (!st.ok()) return ExitFor(st);
+    if (json) {
+      std::cout << ToJson(resp);
+    } else {
+      std::cout << "run " << resp.run_id() << ": " << resp.started_size() << " started, "
+                << resp.skipped_size() << " skipped\n";
+      for (const auto& s : resp.skipped()) std::cout << "  skipped " << s.endpoint_id() << ": " << s.reason() << "\n";
+    }
+    return 0;
+  }
+  if (noun == "secret" && verb == "put") {
+    if (args.size() < 3) return Usage("secret put: give a name");
+    if (absl::GetFlag(FLAGS_from_file).empty()) return Usage("secret put: --from_file is required");
+    auto value = purser::ReadFile(absl::GetFlag(FLAGS_from_file));
+    if (!value.ok()) {
+      std::cerr << "purserctl: " << value.status().message() << "\n";
+      return 1;
+    }
+    v1::PutSecretRequest req;
+    req.set_name(args[2]);
+    req.set_value(std::string(absl::StripTrailingAsciiWhitespace(*value)));
+    v1::PutSecretResponse resp;
+    grpc::Status st = client->Call(&Stub::PutSecret, req, &resp);
+    if (!st.ok()) return ExitFor(st);
+    std::cout << "secret " << args[2] << " stored\n";
+    return 0;
+  }
+  if (noun == "plans" && verb == "list") {
+    v1::ListPlansResponse resp;
+    grpc::Status st = client->Call(&Stub::ListPlans, v1::ListPlansRequest(), &resp);
+    if (!st.ok()) return ExitFor(st);
+    if (json) {
+      std::cout << ToJson(resp);
+    } else {
+      std::vector<std::vector<std::string>> rows = {{"NAME", "PURPOSE", "STEPS", "DESCRIPTION"}};
+      for (const auto& p : resp.plans()) {
+        rows.push_back({p.name(), purser::ShortEnumName(v1::PlanPurpose_Name(p.purpose()), "PLAN_PURPOSE_"),
+                        absl::StrCat(p.steps_size()), p.description()});
+      }
+      std::cout << purser::ctl::FormatTable(rows);
+    }
+    return 0;
+  }
+  return Usage(absl::StrCat("unknown command: ", noun, " ", verb));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  args.erase(args.begin());
+  return Main(args);
+}

@@ -1,0 +1,20 @@
+// purserctl output: aligned tables for people, protobuf JSON for scripts.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "google/protobuf/message.h"
+#include "purser/v1/operator.pb.h"
+
+namespace purser::ctl {
+
+// Columns padded to their widest cell; the first row is the header.
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
+// The protobuf JSON mapping, one object, pretty-printed.
+std::string ToJson(const google::protobuf::Message& message);
+std::string EndpointsTable(const std::vector<v1::Endpoint>& endpoints);
+std::string EndpointDetail(const v1::GetEndpointResponse& resp);
+// "2m ago", "never".
+std::string Ago(int64_t unix_ms, int64_t now_ms);
+
+}  // namespace purser::ctl

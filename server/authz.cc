@@ -1,0 +1,96 @@
+#include "server/authz.h"
+
+#include "absl/strings/str_cat.h"
+#include "shared/x509.h"
+
+namespace purser::server {
+namespace {
+
+int Rank(const std::string& role) {
+  if (role == "admin") return static_cast<int>(Role::kAdmin);
+  if (role == "operator") return static_cast<int>(Role::kOperator);
+  if (role == "viewer") return static_cast<int>(Role::kViewer);
+  return 0;
+}
+
+const char* RoleName(Role r) {
+  switch (r) {
+    case Role::kAdmin: return "admin";
+    case Role::kOperator: return "operator";
+    case Role::kViewer: return "viewer";
+  }
+  return "?";
+}
+
+}  // namespace
+
+absl::StatusOr<Caller> Authorizer::Identify(const grpc::AuthContext& ctx) {
+  auto pems = ctx.FindPropertyValues("x509_pem_cert");
+  if (pems.empty()) {
+    return absl::UnauthenticatedError("a client certificate is required for this method");
+  }
+  std::string pem(pems.front().data(), pems.front().size());
+  Caller caller;
+  bool cached = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = cache_.find(pem);
+    if (it != cache_.end()) {
+      caller = it->second;
+      cached = true;
+    }
+  }
+  if (!cached) {
+    auto info = ParseCert(pem);
+    if (!info.ok()) return absl::UnauthenticatedError("client certificate cannot be parsed");
+    caller.role = info->organizational_unit;
+    caller.is_agent = caller.role == "agent";
+    caller.id = info->common_name;
+    caller.serial = info->serial_hex;
+    absl::MutexLock lock(&mu_);
+    if (cache_.size() > 200'000) cache_.clear();
+    cache_.emplace(pem, caller);
+  }
+  if (IsRevoked(caller.serial)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("certificate ", caller.serial, " has been revoked"));
+  }
+  return caller;
+}
+
+absl::StatusOr<Caller> Authorizer::Agent(const grpc::AuthContext& ctx) {
+  auto caller = Identify(ctx);
+  if (!caller.ok()) return caller.status();
+  if (!caller->is_agent) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("a ", caller->role, " certificate cannot call agent methods"));
+  }
+  return caller;
+}
+
+absl::StatusOr<Caller> Authorizer::Operator(const grpc::AuthContext& ctx, Role min,
+                                            const char* method) {
+  auto caller = Identify(ctx);
+  if (!caller.ok()) return caller.status();
+  if (caller->is_agent) {
+    return absl::PermissionDeniedError("an agent certificate cannot call operator methods");
+  }
+  if (Rank(caller->role) < static_cast<int>(min)) {
+    return absl::PermissionDeniedError(absl::StrCat(method, " needs role ", RoleName(min),
+                                                    " or above; ", caller->id, " has role ",
+                                                    caller->role.empty() ? "none" : caller->role));
+  }
+  return caller;
+}
+
+void Authorizer::Revoke(const std::string& serial) {
+  absl::MutexLock lock(&mu_);
+  revoked_.insert(serial);
+}
+
+bool Authorizer::IsRevoked(const std::string& serial) const {
+  absl::MutexLock lock(&mu_);
+  return revoked_.contains(serial);
+}
+
+}  // namespace purser::server

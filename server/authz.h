@@ -1,0 +1,44 @@
+// Who is calling: read from the verified peer certificate, never from a
+// request field. Agents are OU=agent with CN=endpoint id; operators carry
+// their role (admin > operator > viewer) in OU.
+#pragma once
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/security/auth_context.h"
+
+namespace purser::server {
+
+enum class Role { kViewer = 1, kOperator = 2, kAdmin = 3 };
+
+struct Caller {
+  bool is_agent = false;
+  std::string id;      // endpoint id, or operator name
+  std::string role;    // "agent", "admin", "operator", "viewer"
+  std::string serial;  // certificate serial, hex
+};
+
+class Authorizer {
+ public:
+  // The caller of an agent method: UNAUTHENTICATED without a certificate,
+  // PERMISSION_DENIED for an operator certificate or a revoked one.
+  absl::StatusOr<Caller> Agent(const grpc::AuthContext& ctx);
+  // The caller of an operator method needing at least `min`.
+  absl::StatusOr<Caller> Operator(const grpc::AuthContext& ctx, Role min, const char* method);
+
+  void Revoke(const std::string& serial);
+  bool IsRevoked(const std::string& serial) const;
+
+ private:
+  absl::StatusOr<Caller> Identify(const grpc::AuthContext& ctx);
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_set<std::string> revoked_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Caller> cache_ ABSL_GUARDED_BY(mu_);  // PEM -> caller
+};
+
+}  // namespace purser::server

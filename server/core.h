@@ -1,0 +1,62 @@
+// What the services share: the store, the CA, authorization, secrets, the
+// long-poll registry and the work pool. Owned by Server.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "db/store.h"
+#include "grpcpp/support/status.h"
+#include "server/authz.h"
+#include "server/ca.h"
+#include "server/secrets.h"
+#include "server/waiters.h"
+#include "server/work_queue.h"
+#include "shared/clock.h"
+
+namespace purser::server {
+
+struct ServerOptions {
+  std::string data_dir;
+  std::string listen = "127.0.0.1:0";
+  std::string plans_dir;
+  std::string port_file;               // written with the bound port once serving
+  std::vector<std::string> names;      // extra names for the server certificate
+  int64_t lease_grace_ms = 30'000;
+  int64_t offline_after_ms = 180'000;
+  int64_t agent_cert_seconds = kAgentCertSeconds;
+  int max_wait_seconds = 30;           // longest long poll
+  int poll_interval_seconds = 30;      // told to agents
+  int workers = 8;
+};
+
+struct ServerCore {
+  ServerOptions options;
+  Clock* clock = RealClock::Get();
+  std::unique_ptr<db::Store> store;
+  std::unique_ptr<CertificateAuthority> ca;
+  std::unique_ptr<SecretBox> secrets;
+  std::map<std::string, v1::Plan> plans;
+  Authorizer authz;
+  Waiters waiters;
+  std::unique_ptr<WorkQueue> pool;
+
+  // Endpoints seen since the last flush to the store.
+  void Seen(const std::string& endpoint_id);
+  std::vector<std::string> TakeSeen();
+  // Wakes the long poll of each endpoint, if it has one, to look for work.
+  void Notify(const std::vector<std::string>& endpoint_ids);
+
+ private:
+  absl::Mutex seen_mu_;
+  absl::flat_hash_set<std::string> seen_ ABSL_GUARDED_BY(seen_mu_);
+};
+
+grpc::Status ToGrpc(const absl::Status& status);
+
+}  // namespace purser::server

@@ -1,0 +1,36 @@
+// The operator service (see proto/purser/v1/operator.proto). Every method
+// checks the caller's role from its certificate first.
+#pragma once
+#include "purser/v1/operator.grpc.pb.h"
+#include "server/core.h"
+
+namespace purser::server {
+
+class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
+ public:
+  explicit OperatorServiceImpl(ServerCore* core) : core_(core) {}
+
+  grpc::ServerUnaryReactor* CreateEnrollmentToken(grpc::CallbackServerContext* ctx,
+                                                  const v1::CreateEnrollmentTokenRequest* req,
+                                                  v1::CreateEnrollmentTokenResponse* resp) override;
+  grpc::ServerUnaryReactor* ListEndpoints(grpc::CallbackServerContext* ctx,
+                                          const v1::ListEndpointsRequest* req,
+                                          v1::ListEndpointsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetEndpoint(grpc::CallbackServerContext* ctx,
+                                        const v1::GetEndpointRequest* req,
+                                        v1::GetEndpointResponse* resp) override;
+  grpc::ServerUnaryReactor* StartRun(grpc::CallbackServerContext* ctx,
+                                     const v1::StartRunRequest* req,
+                                     v1::StartRunResponse* resp) override;
+  grpc::ServerUnaryReactor* PutSecret(grpc::CallbackServerContext* ctx,
+                                      const v1::PutSecretRequest* req,
+                                      v1::PutSecretResponse* resp) override;
+  grpc::ServerUnaryReactor* ListPlans(grpc::CallbackServerContext* ctx,
+                                      const v1::ListPlansRequest* req,
+                                      v1::ListPlansResponse* resp) override;
+
+ private:
+  ServerCore* core_;
+};
+
+}  // namespace purser::server

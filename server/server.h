@@ -1,0 +1,40 @@
+// The Purser control server: opens (or initialises) the data directory, loads
+// plans, serves the agent and operator services on one TLS port (client
+// certificates verified when presented; every method but Enroll requires one),
+// and runs the sweeper that expires leases and long polls.
+#pragma once
+#include <memory>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/server.h"
+#include "server/agent_service.h"
+#include "server/core.h"
+#include "server/operator_service.h"
+
+namespace purser::server {
+
+class Server {
+ public:
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
+  // Graceful: ends long polls, finishes in-flight calls and writes, closes the store.
+  ~Server();
+  void Shutdown();
+  int port() const { return port_; }
+  ServerCore* core() { return &core_; }
+
+ private:
+  Server() = default;
+  void Sweep();
+
+  ServerCore core_;
+  std::unique_ptr<AgentServiceImpl> agent_service_;
+  std::unique_ptr<OperatorServiceImpl> operator_service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  int port_ = 0;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread sweeper_;
+};
+
+}  // namespace purser::server

@@ -1,0 +1,53 @@
+#include "shared/grpc_options.h"
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "shared/files.h"
+
+namespace purser {
+
+grpc::ChannelArguments ClientChannelArgs() {
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride(kServerName);
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  // Long-lived connections: ping idle ones so NATs and dead peers are noticed.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Our own backoff governs reconnects; keep gRPC's short so it does not add up.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  return args;
+}
+
+std::shared_ptr<grpc::Channel> MakeTlsChannel(const std::string& target, const TlsFiles& tls) {
+  grpc::SslCredentialsOptions opts;
+  opts.pem_root_certs = tls.ca_pem;
+  opts.pem_cert_chain = tls.cert_pem;
+  opts.pem_private_key = tls.key_pem;
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(opts), ClientChannelArgs());
+}
+
+absl::StatusOr<TlsFiles> LoadTlsFiles(const std::string& ca_path, const std::string& cert_path,
+                                      const std::string& key_path) {
+  TlsFiles tls;
+  auto ca = ReadFile(ca_path);
+  if (!ca.ok()) return absl::Status(ca.status().code(), absl::StrCat("CA certificate: ", ca.status().message()));
+  tls.ca_pem = *ca;
+  if (!cert_path.empty()) {
+    auto cert = ReadFile(cert_path);
+    if (!cert.ok()) return absl::Status(cert.status().code(), absl::StrCat("certificate: ", cert.status().message()));
+    tls.cert_pem = *cert;
+  }
+  if (!key_path.empty()) {
+    auto key = ReadFile(key_path);
+    if (!key.ok()) return absl::Status(key.status().code(), absl::StrCat("private key: ", key.status().message()));
+    tls.key_pem = *key;
+  }
+  return tls;
+}
+
+}  // namespace purser

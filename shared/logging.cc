@@ -1,0 +1,84 @@
+#include "shared/logging.h"
+
+#include <cstdio>
+#include <vector>
+
+#include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace purser {
+namespace {
+
+struct LogState {
+  absl::Mutex mu;
+  LogLevel level = LogLevel::kInfo;
+  std::string prefix;
+  std::vector<std::string> secrets;
+};
+
+LogState& State() {
+  static LogState* state = new LogState();
+  return *state;
+}
+
+const char* LevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug: return "D";
+    case LogLevel::kInfo: return "I";
+    case LogLevel::kWarning: return "W";
+    case LogLevel::kError: return "E";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void SetLogLevel(LogLevel level) {
+  absl::MutexLock lock(&State().mu);
+  State().level = level;
+}
+
+void SetLogPrefix(std::string prefix) {
+  absl::MutexLock lock(&State().mu);
+  State().prefix = std::move(prefix);
+}
+
+void RegisterSecret(std::string_view value) {
+  if (value.size() < 6) return;  // too short to mask without mangling ordinary text
+  absl::MutexLock lock(&State().mu);
+  for (const auto& s : State().secrets) {
+    if (s == value) return;
+  }
+  State().secrets.emplace_back(value);
+}
+
+std::string Redact(std::string_view text) {
+  std::vector<std::string> secrets;
+  {
+    absl::MutexLock lock(&State().mu);
+    secrets = State().secrets;
+  }
+  std::string out(text);
+  for (const auto& s : secrets) {
+    out = absl::StrReplaceAll(out, {{s, "[REDACTED]"}});
+  }
+  return out;
+}
+
+void LogLine(LogLevel level, std::string_view message) {
+  std::string prefix;
+  {
+    absl::MutexLock lock(&State().mu);
+    if (level < State().level) return;
+    prefix = State().prefix;
+  }
+  std::string line = absl::StrFormat(
+      "%s %s %s%s\n", LevelName(level),
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), prefix,
+      Redact(message));
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+}  // namespace purser

@@ -1,0 +1,308 @@
+#include "shared/plan/plan_loader.h"
+
+#include <dirent.h>
+
+#include <set>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "shared/files.h"
+#include "shared/plan/effective_plan.h"
+
+namespace purser {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::TextFormat;
+using ParseInfoTree = TextFormat::ParseInfoTree;
+
+class CollectErrors : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit CollectErrors(std::string filename) : filename_(std::move(filename)) {}
+  void AddError(int line, int column, const std::string& message) override {
+    errors.push_back(absl::StrCat(filename_, ":", line + 1, ":", column + 1, ": ", message));
+  }
+  void AddWarning(int, int, const std::string&) override {}
+  std::vector<std::string> errors;
+
+ private:
+  std::string filename_;
+};
+
+// Validates a parsed plan, collecting "file:line: path: message" errors.
+class Validator {
+ public:
+  Validator(const v1::Plan& plan, std::string filename, const ParseInfoTree* tree)
+      : plan_(plan), filename_(std::move(filename)), tree_(tree) {}
+
+  std::vector<std::string> Run() {
+    const Descriptor* pd = v1::Plan::descriptor();
+    if (plan_.name().empty()) Error(tree_, pd->FindFieldByName("name"), -1, "name", "is required");
+    if (plan_.purpose() == v1::PLAN_PURPOSE_UNSPECIFIED) {
+      Error(tree_, pd->FindFieldByName("purpose"), -1, "purpose",
+            "is required (PLAN_PURPOSE_ONBOARD or PLAN_PURPOSE_OFFBOARD)");
+    }
+    for (int i = 0; i < plan_.params_size(); ++i) {
+      const auto& p = plan_.params(i);
+      std::string path = absl::StrCat("params[", i, "]");
+      if (p.name().empty()) {
+        Error(tree_, pd->FindFieldByName("params"), i, path + ".name", "is required");
+      } else if (!params_.emplace(p.name(), p.secret()).second) {
+        Error(tree_, pd->FindFieldByName("params"), i, path + ".name",
+              absl::StrCat("duplicated parameter \"", p.name(), "\""));
+      }
+      if (p.secret() && !p.default_value().empty()) {
+        Error(tree_, pd->FindFieldByName("params"), i, path + ".default_value",
+              "a secret parameter cannot have a default value in the plan");
+      }
+    }
+    for (int i = 0; i < plan_.artifacts_size(); ++i) {
+      const auto& a = plan_.artifacts(i);
+      std::string path = absl::StrCat("artifacts[", i, "]");
+      if (!artifacts_.insert(a.name()).second) {
+        Error(tree_, pd->FindFieldByName("artifacts"), i, path + ".name",
+              absl::StrCat("duplicated artifact \"", a.name(), "\""));
+      }
+      // Empty: pinned when the operator uploads it (Microsoft's packages are not ours to ship).
+      if (!a.sha256().empty() &&
+          (a.sha256().size() != 64 ||
+           a.sha256().find_first_not_of("0123456789abcdef") != std::string::npos)) {
+        Error(tree_, pd->FindFieldByName("artifacts"), i, path + ".sha256",
+              "must be 64 lowercase hex digits");
+      }
+    }
+    if (plan_.steps_size() == 0) Error(tree_, nullptr, -1, "steps", "a plan needs at least one step");
+    std::set<std::string> ids;
+    const FieldDescriptor* steps_field = pd->FindFieldByName("steps");
+    for (int i = 0; i < plan_.steps_size(); ++i) {
+      const ParseInfoTree* st = tree_ ? tree_->GetTreeForNested(steps_field, i) : nullptr;
+      step_line_ = Line(tree_, steps_field, i);
+      CheckStep(plan_.steps(i), absl::StrCat("steps[", i, "]"), st, &ids);
+    }
+    return errors_;
+  }
+
+ private:
+  int Line(const ParseInfoTree* tree, const FieldDescriptor* field, int index) const {
+    if (tree == nullptr || field == nullptr) return 0;
+    auto loc = tree->GetLocation(field, field->is_repeated() ? std::max(index, 0) : -1);
+    return loc.line >= 0 ? loc.line + 1 : 0;
+  }
+
+  void Error(const ParseInfoTree* tree, const FieldDescriptor* field, int index,
+             const std::string& path, const std::string& message) {
+    int line = Line(tree, field, index);
+    if (line == 0) line = step_line_;
+    errors_.push_back(line > 0 ? absl::StrCat(filename_, ":", line, ": ", path, ": ", message)
+                               : absl::StrCat(filename_, ": ", path, ": ", message));
+  }
+
+  // Checks ${name} / ${secret:name} references in `value`.
+  void CheckRefs(const std::string& value, bool secrets_allowed, const ParseInfoTree* tree,
+                 const FieldDescriptor* field, int index, const std::string& path) {
+    size_t pos = 0;
+    while ((pos = value.find("${", pos)) != std::string::npos) {
+      size_t end = value.find('}', pos);
+      if (end == std::string::npos) {
+        Error(tree, field, index, path, "unterminated ${ reference");
+        return;
+      }
+      std::string ref = value.substr(pos + 2, end - pos - 2);
+      bool secret_ref = absl::StartsWith(ref, "secret:");
+      std::string name = secret_ref ? ref.substr(7) : ref;
+      auto it = params_.find(name);
+      if (it == params_.end()) {
+        Error(tree, field, index, path, absl::StrCat("unknown parameter \"", name, "\""));
+      } else if (it->second && !secret_ref) {
+        Error(tree, field, index, path,
+              absl::StrCat("\"", name, "\" is a secret: reference it as ${secret:", name, "}"));
+      } else if (!it->second && secret_ref) {
+        Error(tree, field, index, path, absl::StrCat("\"", name, "\" is not a secret parameter"));
+      } else if (secret_ref && !secrets_allowed) {
+        Error(tree, field, index, path,
+              absl::StrCat("secret \"", name, "\" used as a plain parameter: secrets may only "
+                           "appear in install_package.args"));
+      }
+      pos = end + 1;
+    }
+  }
+
+  void CheckArtifact(const std::string& name, const v1::Step& step, const ParseInfoTree* tree,
+                     const FieldDescriptor* field, const std::string& path) {
+    if (name.empty()) {
+      Error(tree, field, -1, path, "is required");
+    } else if (!artifacts_.count(name)) {
+      Error(tree, field, -1, path, absl::StrCat("unknown artifact \"", name, "\""));
+    } else if (std::find(step.artifacts().begin(), step.artifacts().end(), name) ==
+               step.artifacts().end()) {
+      Error(tree, field, -1, path,
+            absl::StrCat("artifact \"", name, "\" is not listed in the step's artifacts"));
+    }
+  }
+
+  void CheckStep(const v1::Step& step, const std::string& path, const ParseInfoTree* tree,
+                 std::set<std::string>* ids) {
+    const Descriptor* sd = v1::Step::descriptor();
+    auto f = [&](const char* name) { return sd->FindFieldByName(name); };
+    if (step.id().empty()) {
+      Error(tree, f("id"), -1, path + ".id", "is required");
+    } else if (!ids->insert(step.id()).second) {
+      Error(tree, f("id"), -1, path + ".id", absl::StrCat("duplicated step id \"", step.id(), "\""));
+    }
+    if (step.kind() == v1::STEP_KIND_UNSPECIFIED) Error(tree, f("kind"), -1, path + ".kind", "is required");
+    if (step.platforms_size() == 0) {
+      Error(tree, nullptr, -1, path + ".platforms", "a step needs at least one platform");
+    }
+    for (int i = 0; i < step.platforms_size(); ++i) {
+      if (step.platforms(i).product() == v1::OS_PRODUCT_UNSPECIFIED) {
+        Error(tree, f("platforms"), i, absl::StrCat(path, ".platforms[", i, "].product"),
+              "is required");
+      }
+    }
+    for (int i = 0; i < step.artifacts_size(); ++i) {
+      if (!artifacts_.count(step.artifacts(i))) {
+        Error(tree, f("artifacts"), i, absl::StrCat(path, ".artifacts[", i, "]"),
+              absl::StrCat("unknown artifact \"", step.artifacts(i), "\""));
+      }
+    }
+    if (!step.when_param().empty() && !params_.count(step.when_param())) {
+      Error(tree, f("when_param"), -1, path + ".when_param",
+            absl::StrCat("unknown parameter \"", step.when_param(), "\""));
+    }
+    if (step.timeout_seconds() < 0 || step.max_attempts() < 0 || step.backoff_seconds() < 0) {
+      Error(tree, nullptr, -1, path, "timeout_seconds, max_attempts and backoff_seconds must be >= 0");
+    }
+    const FieldDescriptor* action = step.GetReflection()->GetOneofFieldDescriptor(
+        step, sd->FindOneofByName("action"));
+    if (action == nullptr) {
+      Error(tree, nullptr, -1, path, "a step needs exactly one action (install_update, "
+                                     "install_package, set_proxy, check_service, ...)");
+      return;
+    }
+    std::string apath = absl::StrCat(path, ".", action->name());
+    const ParseInfoTree* at = tree ? tree->GetTreeForNested(action, -1) : nullptr;
+    auto af = [&](const google::protobuf::Message& m, const char* name) {
+      return m.GetDescriptor()->FindFieldByName(name);
+    };
+    switch (step.action_case()) {
+      case v1::Step::kInstallUpdate: {
+        const auto& a = step.install_update();
+        if (a.kb().rfind("KB", 0) != 0) Error(at, af(a, "kb"), -1, apath + ".kb", "must look like KB1234567");
+        CheckArtifact(a.package(), step, at, af(a, "package"), apath + ".package");
+        break;
+      }
+      case v1::Step::kInstallPackage: {
+        const auto& a = step.install_package();
+        CheckArtifact(a.package(), step, at, af(a, "package"), apath + ".package");
+        for (int i = 0; i < a.args_size(); ++i) {
+          CheckRefs(a.args(i), true, at, af(a, "args"), i, absl::StrCat(apath, ".args[", i, "]"));
+        }
+        break;
+      }
+      case v1::Step::kSetProxy:
+        if (step.set_proxy().target() == v1::SetProxy::TARGET_UNSPECIFIED) {
+          Error(at, af(step.set_proxy(), "target"), -1, apath + ".target", "is required");
+        }
+        CheckRefs(step.set_proxy().proxy(), false, at, af(step.set_proxy(), "proxy"), -1, apath + ".proxy");
+        break;
+      case v1::Step::kCheckService:
+        if (step.check_service().name().empty()) Error(at, nullptr, -1, apath + ".name", "is required");
+        break;
+      case v1::Step::kCheckConnectivity:
+        if (step.check_connectivity().urls_size() == 0) Error(at, nullptr, -1, apath + ".urls", "needs at least one URL");
+        for (int i = 0; i < step.check_connectivity().urls_size(); ++i) {
+          CheckRefs(step.check_connectivity().urls(i), false, at,
+                    af(step.check_connectivity(), "urls"), i, absl::StrCat(apath, ".urls[", i, "]"));
+        }
+        break;
+      case v1::Step::kRemoveWorkspace:
+        CheckRefs(step.remove_workspace().workspace_id(), false, at,
+                  af(step.remove_workspace(), "workspace_id"), -1, apath + ".workspace_id");
+        break;
+      case v1::Step::kRunCommand:
+        if (step.run_command().argv_size() == 0) Error(at, nullptr, -1, apath + ".argv", "needs at least one element");
+        for (int i = 0; i < step.run_command().argv_size(); ++i) {
+          CheckRefs(step.run_command().argv(i), false, at, af(step.run_command(), "argv"), i,
+                    absl::StrCat(apath, ".argv[", i, "]"));
+        }
+        break;
+      case v1::Step::kRequirePrerequisite:
+        if (step.require_prerequisite().name().empty()) Error(at, nullptr, -1, apath + ".name", "is required");
+        if (!step.require_prerequisite().has_check()) Error(at, nullptr, -1, apath + ".check", "is required");
+        break;
+      default:
+        break;
+    }
+  }
+
+  const v1::Plan& plan_;
+  std::string filename_;
+  const ParseInfoTree* tree_;
+  int step_line_ = 0;
+  std::map<std::string, bool> params_;  // name -> secret
+  std::set<std::string> artifacts_;
+  std::vector<std::string> errors_;
+};
+
+}  // namespace
+
+absl::StatusOr<v1::Plan> ParsePlan(const std::string& text, const std::string& filename) {
+  v1::Plan plan;
+  ParseInfoTree tree;
+  bool json = absl::EndsWith(filename, ".json");
+  if (json) {
+    auto st = google::protobuf::util::JsonStringToMessage(text, &plan);
+    if (!st.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(filename, ": ", st.message().as_string()));
+    }
+  } else {
+    TextFormat::Parser parser;
+    CollectErrors errors(filename);
+    parser.RecordErrorsTo(&errors);
+    parser.WriteLocationsTo(&tree);
+    if (!parser.ParseFromString(text, &plan)) {
+      return absl::InvalidArgumentError(absl::StrJoin(errors.errors, "\n"));
+    }
+  }
+  std::vector<std::string> errors = Validator(plan, filename, json ? nullptr : &tree).Run();
+  if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  return plan;
+}
+
+absl::StatusOr<v1::Plan> LoadPlanFile(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  return ParsePlan(*text, path);
+}
+
+absl::StatusOr<std::map<std::string, v1::Plan>> LoadPlanDir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return absl::NotFoundError(absl::StrCat("plans directory ", dir, " cannot be opened"));
+  std::vector<std::string> files;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (absl::EndsWith(name, ".textproto") || absl::EndsWith(name, ".json")) files.push_back(name);
+  }
+  ::closedir(d);
+  std::sort(files.begin(), files.end());
+  std::map<std::string, v1::Plan> plans;
+  for (const auto& f : files) {
+    std::string path = absl::StrCat(dir, "/", f);
+    auto plan = LoadPlanFile(path);
+    if (!plan.ok()) return plan.status();
+    if (plans.count(plan->name())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": name: plan \"", plan->name(), "\" is defined twice"));
+    }
+    plans.emplace(plan->name(), *std::move(plan));
+  }
+  return plans;
+}
+
+}  // namespace purser
