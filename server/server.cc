@@ -122,7 +122,8 @@ void Server::Shutdown() {
     if (stopping_) return;
     stopping_ = true;
   }
-  sweeper_.join();
+  if (!grpc_server_) return;  // never started serving: nothing to drain
+  if (sweeper_.joinable()) sweeper_.join();
   // Long polls end first so the gRPC shutdown does not wait for them.
   for (WaitReactor* r : core_.waiters.TakeAll()) FinishEmpty(r);
   grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));

@@ -1,0 +1,50 @@
+#include "db/sqlite/sqlite_store.h"
+
+#include <gtest/gtest.h>
+
+#include "db/migrations.h"
+#include "shared/files.h"
+#include "tests/test_util.h"
+
+namespace purser::db {
+namespace {
+
+TEST(SqliteStore, MigrationsAreRecordedAndIdempotent) {
+  testing::ScratchDir dir;
+  std::string path = dir.Sub("p.db");
+  ASSERT_TRUE(SqliteStore::Open(path, true).ok());
+  ASSERT_TRUE(SqliteStore::Open(path, false).ok());
+  auto conn = Connection::Open(path, false);
+  auto s = (*conn)->Prepare("SELECT COUNT(*), MAX(version) FROM schema_migrations");
+  ASSERT_TRUE(*s->Step());
+  EXPECT_EQ(s->Int(0), static_cast<int64_t>(Migrations().size()));
+  EXPECT_EQ(s->Int(1), Migrations().back().version);
+}
+
+TEST(SqliteStore, NewerSchemaIsRefused) {
+  testing::ScratchDir dir;
+  std::string path = dir.Sub("p.db");
+  ASSERT_TRUE(SqliteStore::Open(path, true).ok());
+  {
+    auto conn = Connection::Open(path, false);
+    ASSERT_TRUE((*conn)->ExecScript("INSERT INTO schema_migrations VALUES (999, 'future', 0)").ok());
+  }
+  auto st = SqliteStore::Open(path, false);
+  EXPECT_EQ(st.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(st.status().message().find("999"), std::string::npos);
+}
+
+TEST(SqliteStore, CorruptOrMissingFilesAreNamed) {
+  testing::ScratchDir dir;
+  std::string path = dir.Sub("garbage.db");
+  ASSERT_TRUE(WriteFileAtomic(path, std::string(4096, 'z')).ok());
+  auto st = SqliteStore::Open(path, false);
+  EXPECT_EQ(st.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(st.status().message().find("garbage.db"), std::string::npos);
+  auto missing = SqliteStore::Open(dir.Sub("none.db"), false);
+  EXPECT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("none.db"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace purser::db

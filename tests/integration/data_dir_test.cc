@@ -1,0 +1,60 @@
+// The server's data directory: initialised once, checked on every start, with
+// errors that name what is wrong; SIGTERM shuts down cleanly.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include "shared/files.h"
+#include "tests/integration/harness.h"
+
+namespace purser::testing {
+namespace {
+
+class DataDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<TestServer>(dir_.path());
+    ASSERT_TRUE(server_->Start().ok());
+    server_->Kill(SIGTERM);
+    ASSERT_EQ(server_->Wait(), 0) << server_->Log();
+    EXPECT_NE(server_->Log().find("stopped"), std::string::npos);
+  }
+  TempDir dir_;
+  std::unique_ptr<TestServer> server_;
+};
+
+TEST_F(DataDirTest, InitialisedWithPrivateKeysOwnerOnly) {
+  for (const char* f : {"ca.key", "server.key", "secrets.key", "admin.key", "admin.pem"}) {
+    struct stat st;
+    ASSERT_EQ(::stat((server_->data_dir() + "/" + f).c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
+  ASSERT_TRUE(server_->Start().ok()) << "restart on an existing directory";
+}
+
+TEST_F(DataDirTest, CorruptDatabaseIsNamed) {
+  std::string db = server_->data_dir() + "/purser.db";
+  ::unlink((db + "-wal").c_str());
+  ::unlink((db + "-shm").c_str());
+  ASSERT_TRUE(WriteFileAtomic(db, std::string(8192, 'x')).ok());
+  EXPECT_FALSE(server_->Start().ok());
+  EXPECT_NE(server_->Wait(), 0);
+  EXPECT_NE(server_->Log().find("purser.db"), std::string::npos) << server_->Log();
+  EXPECT_NE(server_->Log().find("not a database"), std::string::npos) << server_->Log();
+}
+
+TEST_F(DataDirTest, MissingKeyIsNamed) {
+  ::unlink((server_->data_dir() + "/ca.key").c_str());
+  EXPECT_FALSE(server_->Start().ok());
+  EXPECT_NE(server_->Log().find("ca.key"), std::string::npos) << server_->Log();
+}
+
+TEST_F(DataDirTest, MissingDatabaseIsRefusedNotRecreated) {
+  ::unlink((server_->data_dir() + "/purser.db").c_str());
+  EXPECT_FALSE(server_->Start().ok());
+  EXPECT_NE(server_->Log().find("no database"), std::string::npos) << server_->Log();
+  EXPECT_FALSE(PathExists(server_->data_dir() + "/purser.db"));
+}
+
+}  // namespace
+}  // namespace purser::testing

@@ -1,0 +1,245 @@
+#include "tests/integration/harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpcpp/client_context.h"
+#include "shared/files.h"
+#include "shared/grpc_options.h"
+
+namespace purser::testing {
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "purser-test-XXXXXX").string();
+  path_ = ::mkdtemp(tmpl.data());
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (std::getenv("PURSER_KEEP_TEST_DIRS") == nullptr) std::filesystem::remove_all(path_, ec);
+}
+
+std::string Slurp(const std::string& path) {
+  auto s = ReadFile(path);
+  return s.ok() ? *s : "";
+}
+
+absl::StatusOr<std::unique_ptr<Process>> Process::Spawn(const std::vector<std::string>& argv,
+                                                        const std::string& log_path) {
+  auto p = std::make_unique<Process>();
+  p->log_path_ = log_path;
+  pid_t pid = ::fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 2);
+      ::dup2(fd, 1);
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  p->pid_ = pid;
+  return p;
+}
+
+Process::~Process() {
+  if (Running()) {
+    ::kill(pid_, SIGKILL);
+    Wait();
+  }
+}
+
+void Process::Signal(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+bool Process::Running() {
+  if (pid_ <= 0 || status_ != -1) return false;
+  int st = 0;
+  pid_t r = ::waitpid(pid_, &st, WNOHANG);
+  if (r == pid_) {
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return false;
+  }
+  return true;
+}
+
+int Process::Wait(absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (Running()) {
+    if (absl::Now() > deadline) return -1;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return status_;
+}
+
+std::string Process::Log() const { return Slurp(log_path_); }
+
+TestServer::TestServer(std::string root, std::vector<std::string> extra_flags)
+    : root_(std::move(root)), extra_flags_(std::move(extra_flags)) {
+  std::filesystem::create_directories(root_ + "/plans");
+  for (const char* dir : {PURSER_PLANS_DIR, PURSER_TEST_PLANS_DIR}) {
+    for (const auto& f : std::filesystem::directory_iterator(dir)) {
+      std::filesystem::copy_file(f.path(), root_ + "/plans/" + f.path().filename().string(),
+                                 std::filesystem::copy_options::overwrite_existing);
+    }
+  }
+}
+
+absl::Status TestServer::Start() {
+  std::string port_file = root_ + "/port";
+  ::unlink(port_file.c_str());
+  std::vector<std::string> argv = {PURSER_SERVER_BIN, "--data_dir=" + data_dir(),
+                                   "--plans_dir=" + root_ + "/plans", "--listen=127.0.0.1:0",
+                                   "--port_file=" + port_file};
+  argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
+  auto p = Process::Spawn(argv, absl::StrCat(root_, "/server.", starts_++, ".log"));
+  if (!p.ok()) return p.status();
+  process_ = std::move(*p);
+  bool up = WaitUntil([&] { return !Slurp(port_file).empty() || !process_->Running(); },
+                      absl::Seconds(30));
+  if (!up || Slurp(port_file).empty()) {
+    return absl::UnavailableError(absl::StrCat("server did not start: ", process_->Log()));
+  }
+  port_ = std::atoi(Slurp(port_file).c_str());
+  return absl::OkStatus();
+}
+
+void TestServer::Kill(int sig) { process_->Signal(sig); }
+
+std::string TestServer::ca_pem() const { return Slurp(ca_path()); }
+
+std::unique_ptr<v1::OperatorService::Stub> TestServer::Admin() const {
+  TlsFiles tls{ca_pem(), Slurp(data_dir() + "/admin.pem"), Slurp(data_dir() + "/admin.key")};
+  return v1::OperatorService::NewStub(MakeTlsChannel(address(), tls));
+}
+
+namespace {
+template <typename Req, typename Resp, typename Method>
+absl::StatusOr<Resp> Call(v1::OperatorService::Stub* stub, Method m, const Req& req) {
+  Resp resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  grpc::Status st = (stub->*m)(&ctx, req, &resp);
+  if (!st.ok()) return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+  return resp;
+}
+using Stub = v1::OperatorService::Stub;
+}  // namespace
+
+absl::StatusOr<std::string> TestServer::Token(int uses, int64_t ttl_seconds) {
+  v1::CreateEnrollmentTokenRequest req;
+  req.set_max_uses(uses);
+  req.set_ttl_seconds(ttl_seconds);
+  auto resp = Call<v1::CreateEnrollmentTokenRequest, v1::CreateEnrollmentTokenResponse>(
+      Admin().get(), &Stub::CreateEnrollmentToken, req);
+  if (!resp.ok()) return resp.status();
+  return resp->token();
+}
+
+absl::StatusOr<std::string> TestServer::TokenFile(int uses) {
+  auto token = Token(uses);
+  if (!token.ok()) return token.status();
+  std::string path = absl::StrCat(root_, "/token.", starts_, ".", uses, ".", absl::ToUnixNanos(absl::Now()));
+  absl::Status st = WriteFileAtomic(path, *token, 0600);
+  if (!st.ok()) return st;
+  return path;
+}
+
+absl::StatusOr<v1::GetEndpointResponse> TestServer::Get(const std::string& id) const {
+  v1::GetEndpointRequest req;
+  req.set_id(id);
+  return Call<v1::GetEndpointRequest, v1::GetEndpointResponse>(Admin().get(), &Stub::GetEndpoint, req);
+}
+
+absl::StatusOr<std::vector<v1::Endpoint>> TestServer::List() const {
+  v1::ListEndpointsRequest req;
+  req.set_page_size(1000);
+  auto resp = Call<v1::ListEndpointsRequest, v1::ListEndpointsResponse>(Admin().get(),
+                                                                        &Stub::ListEndpoints, req);
+  if (!resp.ok()) return resp.status();
+  return std::vector<v1::Endpoint>(resp->endpoints().begin(), resp->endpoints().end());
+}
+
+absl::StatusOr<v1::StartRunResponse> TestServer::StartRun(
+    const std::string& plan, const std::vector<std::string>& ids,
+    const std::map<std::string, std::string>& params) {
+  v1::StartRunRequest req;
+  req.set_plan_name(plan);
+  for (const auto& id : ids) req.add_endpoint_ids(id);
+  req.set_all_endpoints(ids.empty());
+  for (const auto& [k, v] : params) (*req.mutable_params())[k] = v;
+  return Call<v1::StartRunRequest, v1::StartRunResponse>(Admin().get(), &Stub::StartRun, req);
+}
+
+absl::StatusOr<std::map<std::string, std::string>> TestServer::OnboardParams(const std::string& key) {
+  v1::PutSecretRequest req;
+  req.set_name("test-workspace-key");
+  req.set_value(key);
+  auto resp = Call<v1::PutSecretRequest, v1::PutSecretResponse>(Admin().get(), &Stub::PutSecret, req);
+  if (!resp.ok()) return resp.status();
+  return std::map<std::string, std::string>{{"workspace_id", "test-workspace"},
+                                            {"workspace_key", "test-workspace-key"}};
+}
+
+absl::StatusOr<std::unique_ptr<Process>> StartAgent(const TestServer& server,
+                                                    const std::string& state_dir,
+                                                    const std::string& token_file,
+                                                    const std::string& profile,
+                                                    std::vector<std::string> extra_flags) {
+  std::vector<std::string> argv = {PURSER_AGENT_BIN,
+                                   "--server=" + server.address(),
+                                   "--state_dir=" + state_dir,
+                                   "--ca=" + server.ca_path(),
+                                   "--token_file=" + token_file,
+                                   "--executor=sim",
+                                   "--sim_profile=" + profile,
+                                   "--sim_hostname=" + profile,
+                                   "--wait_seconds=5"};
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  std::filesystem::create_directories(state_dir);
+  return Process::Spawn(argv, state_dir + ".log");
+}
+
+v1::Inventory Win7Inventory(const std::string& hostname) {
+  v1::Inventory inv;
+  inv.set_hostname(hostname);
+  inv.mutable_os()->set_product(v1::OS_PRODUCT_WINDOWS_7);
+  inv.mutable_os()->set_service_pack(1);
+  inv.mutable_os()->set_edition("Enterprise");
+  inv.mutable_os()->set_arch(v1::ARCH_X64);
+  inv.mutable_os()->set_version("6.1.7601");
+  return inv;
+}
+
+absl::StatusOr<RawAgent> EnrollRaw(const TestServer& server, const std::string& token,
+                                   const v1::Inventory& inventory, const std::string& state_dir) {
+  auto id = client::Enroll(server.address(), server.ca_pem(), token, inventory, state_dir);
+  if (!id.ok()) return id.status();
+  RawAgent a;
+  a.identity = *id;
+  a.stub = v1::AgentService::NewStub(client::AgentChannel(server.address(), *id));
+  return a;
+}
+
+bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return done();
+}
+
+}  // namespace purser::testing

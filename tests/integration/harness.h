@@ -1,0 +1,102 @@
+// Real processes for end-to-end tests: a purser-server on 127.0.0.1 port 0
+// with its own data directory, purser-agent processes, and in-process "raw"
+// agents that speak the agent API directly (to act badly on purpose).
+#pragma once
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/connection.h"
+#include "purser/v1/agent.grpc.pb.h"
+#include "purser/v1/operator.grpc.pb.h"
+
+namespace purser::testing {
+
+// A fresh temporary directory, removed at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A child process with its stderr captured to a file.
+class Process {
+ public:
+  static absl::StatusOr<std::unique_ptr<Process>> Spawn(const std::vector<std::string>& argv,
+                                                        const std::string& log_path);
+  ~Process();  // SIGKILL if still running
+  void Signal(int sig);
+  // Waits for exit; returns the exit code, or 128+signal. -1 on timeout.
+  int Wait(absl::Duration timeout = absl::Seconds(30));
+  bool Running();
+  std::string Log() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  std::string log_path_;
+};
+
+class TestServer {
+ public:
+  // `root` holds server/, plans/ (deploy plans + test plans) and logs.
+  explicit TestServer(std::string root, std::vector<std::string> extra_flags = {});
+  absl::Status Start();
+  void Kill(int sig);
+  int Wait() { return process_->Wait(); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string data_dir() const { return root_ + "/server"; }
+  std::string ca_path() const { return data_dir() + "/ca.pem"; }
+  std::string ca_pem() const;
+  std::string Log() const { return process_ ? process_->Log() : ""; }
+  std::unique_ptr<v1::OperatorService::Stub> Admin() const;
+  // Makes a token with `uses` and `ttl_seconds`, written to a file; returns it.
+  absl::StatusOr<std::string> Token(int uses, int64_t ttl_seconds = 3600);
+  absl::StatusOr<std::string> TokenFile(int uses);
+  absl::StatusOr<v1::GetEndpointResponse> Get(const std::string& id) const;
+  absl::StatusOr<std::vector<v1::Endpoint>> List() const;
+  absl::StatusOr<v1::StartRunResponse> StartRun(const std::string& plan,
+                                                const std::vector<std::string>& ids,
+                                                const std::map<std::string, std::string>& params);
+  // Stores a workspace key secret; returns the params the default plan needs.
+  absl::StatusOr<std::map<std::string, std::string>> OnboardParams(const std::string& key);
+
+ private:
+  std::string root_;
+  std::vector<std::string> extra_flags_;
+  int port_ = 0;
+  int starts_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
+// A purser-agent process on a simulated machine.
+absl::StatusOr<std::unique_ptr<Process>> StartAgent(const TestServer& server,
+                                                    const std::string& state_dir,
+                                                    const std::string& token_file,
+                                                    const std::string& profile,
+                                                    std::vector<std::string> extra_flags = {});
+
+// An in-process agent identity and stub.
+struct RawAgent {
+  client::Identity identity;
+  std::unique_ptr<v1::AgentService::Stub> stub;
+};
+absl::StatusOr<RawAgent> EnrollRaw(const TestServer& server, const std::string& token,
+                                   const v1::Inventory& inventory, const std::string& state_dir);
+v1::Inventory Win7Inventory(const std::string& hostname);
+
+// Polls `done` every 50 ms until true or `timeout`.
+bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(30));
+std::string Slurp(const std::string& path);
+
+}  // namespace purser::testing

@@ -1,0 +1,91 @@
+#include "shared/plan/plan_loader.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace purser {
+namespace {
+
+constexpr char kHeader[] = R"(name: "p"
+purpose: PLAN_PURPOSE_ONBOARD
+params { name: "workspace_id" }
+params { name: "workspace_key" secret: true }
+artifacts { name: "a.msu" }
+)";
+
+// Parses kHeader + `steps`; returns the error text ("" when valid).
+std::string ErrorOf(const std::string& steps) {
+  auto plan = ParsePlan(absl::StrCat(kHeader, steps), "bad.textproto");
+  return plan.ok() ? "" : std::string(plan.status().message());
+}
+
+TEST(PlanLoader, DefaultPlansAreValid) {
+  auto plans = LoadPlanDir(PURSER_PLANS_DIR);
+  ASSERT_TRUE(plans.ok()) << plans.status();
+  EXPECT_EQ(plans->count("mde-downlevel-onboard"), 1u);
+  EXPECT_EQ(plans->count("mde-downlevel-offboard"), 1u);
+}
+
+TEST(PlanLoader, ErrorsNameFileLineAndField) {
+  struct Case {
+    const char* what;
+    std::string steps;
+    std::string expected;  // substring
+  };
+  const std::string platform = "  platforms { product: OS_PRODUCT_WINDOWS_7 }\n";
+  std::vector<Case> cases = {
+      {"unknown action", "steps {\n  id: \"s\"\n  install_foo { }\n}\n",
+       "bad.textproto:8:15: Message type \"purser.v1.Step\" has no field named \"install_foo\""},
+      {"no action", "steps {\n  id: \"s\"\n  kind: STEP_KIND_PATCH\n" + platform + "}\n",
+       "bad.textproto:6: steps[0]: a step needs exactly one action"},
+      {"no platform",
+       "steps {\n  id: \"s\"\n  kind: STEP_KIND_VERIFY\n  check_file { path: \"x\" }\n}\n",
+       "bad.textproto:6: steps[0].platforms: a step needs at least one platform"},
+      {"unknown artifact",
+       "steps {\n  id: \"s\"\n  kind: STEP_KIND_PATCH\n" + platform +
+           "  artifacts: \"a.msu\"\n  install_update {\n    kb: \"KB1\"\n    package: \"b.msu\"\n  }\n}\n",
+       "bad.textproto:13: steps[0].install_update.package: unknown artifact \"b.msu\""},
+      {"secret as plain parameter",
+       "steps {\n  id: \"s\"\n  kind: STEP_KIND_CONFIGURE\n" + platform +
+           "  set_proxy { target: TARGET_WINHTTP proxy: \"${workspace_key}\" }\n}\n",
+       "steps[0].set_proxy.proxy: \"workspace_key\" is a secret"},
+      {"secret outside installer args",
+       "steps {\n  id: \"s\"\n  kind: STEP_KIND_CONFIGURE\n" + platform +
+           "  set_proxy { target: TARGET_WINHTTP proxy: \"${secret:workspace_key}\" }\n}\n",
+       "secret \"workspace_key\" used as a plain parameter"},
+      {"unknown parameter",
+       "steps {\n  id: \"s\"\n  kind: STEP_KIND_VERIFY\n" + platform +
+           "  check_connectivity { urls: \"${nope}\" }\n}\n",
+       "steps[0].check_connectivity.urls[0]: unknown parameter \"nope\""},
+      {"duplicated step id",
+       "steps {\n  id: \"s\"\n  kind: STEP_KIND_VERIFY\n" + platform +
+           "  check_file { path: \"x\" }\n}\nsteps {\n  id: \"s\"\n  kind: STEP_KIND_VERIFY\n" +
+           platform + "  check_file { path: \"x\" }\n}\n",
+       "bad.textproto:13: steps[1].id: duplicated step id \"s\""},
+      {"missing kind",
+       "steps {\n  id: \"s\"\n" + platform + "  check_file { path: \"x\" }\n}\n",
+       "steps[0].kind: is required"},
+  };
+  for (const auto& c : cases) {
+    std::string err = ErrorOf(c.steps);
+    EXPECT_NE(err.find(c.expected), std::string::npos)
+        << c.what << "\n  got: " << err << "\n  want: " << c.expected;
+  }
+}
+
+TEST(PlanLoader, JsonPlansAreAccepted) {
+  auto plan = ParsePlan(R"({"name": "j", "purpose": "PLAN_PURPOSE_OFFBOARD",
+    "steps": [{"id": "s", "kind": "STEP_KIND_OFFBOARD",
+               "platforms": [{"product": "OS_PRODUCT_WINDOWS_8_1"}],
+               "uninstallPackage": {"product": "Microsoft Monitoring Agent"}}]})",
+                        "plan.json");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->steps(0).uninstall_package().product(), "Microsoft Monitoring Agent");
+  auto bad = ParsePlan(R"({"name": "j", "stepz": []})", "plan.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("plan.json"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace purser
