@@ -37,7 +37,9 @@ Agent::Agent(AgentOptions options, Identity identity, Executor* executor)
   Connect();
 }
 
-void Agent::Connect() { stub_ = v1::AgentService::NewStub(AgentChannel(options_.server, identity_)); }
+void Agent::Connect() {
+  stub_ = v1::AgentService::NewStub(AgentChannel(options_.server, identity_));
+}
 
 void Agent::Sleep(int64_t ms, const std::atomic<bool>& stop) {
   absl::Time until = absl::Now() + absl::Milliseconds(ms);
@@ -69,7 +71,9 @@ absl::Status Agent::ReportJournaled(const std::atomic<bool>& stop) {
     if (st.ok()) {
       LogInfo("reported %s attempt %d: %s%s", j->result().job_id(), j->result().attempt(),
               v1::StepOutcome_Name(j->result().outcome()),
-              resp.duplicate() ? " (already recorded)" : resp.stale() ? " (stale)" : "");
+              resp.duplicate() ? " (already recorded)"
+              : resp.stale()   ? " (stale)"
+                               : "");
       bool reboot = j->reboot_after_ack() && !resp.stale();
       absl::Status cleared = journal_.Clear();
       if (!cleared.ok()) return cleared;

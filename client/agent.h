@@ -16,9 +16,9 @@
 namespace purser::client {
 
 struct AgentOptions {
-  std::string server;      // host:port
+  std::string server;  // host:port
   std::string state_dir;
-  int wait_seconds = 25;   // long-poll length
+  int wait_seconds = 25;  // long-poll length
   int64_t backoff_initial_ms = 500;
   int64_t backoff_max_ms = 30'000;
   // Renew the certificate when less than this fraction of its life is left.

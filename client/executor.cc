@@ -11,8 +11,8 @@ namespace {
 
 constexpr int kRebootRequired = 3010;
 constexpr int kRebootInitiated = 1641;
-constexpr int kAlreadyInstalled = 2359302;      // 0x00240006 WU_S_ALREADY_INSTALLED
-constexpr int kNotApplicable = -2145124329;     // 0x80240017 WU_E_NOT_APPLICABLE
+constexpr int kAlreadyInstalled = 2359302;   // 0x00240006 WU_S_ALREADY_INSTALLED
+constexpr int kNotApplicable = -2145124329;  // 0x80240017 WU_E_NOT_APPLICABLE
 
 bool In(const google::protobuf::RepeatedField<int32_t>& list, int code) {
   return std::find(list.begin(), list.end(), code) != list.end();
@@ -22,7 +22,8 @@ bool In(const google::protobuf::RepeatedField<int32_t>& list, int code) {
 
 v1::StepOutcome ClassifyExitCode(const v1::ExitCodes& codes, int exit_code) {
   bool custom = codes.success_size() + codes.reboot_required_size() + codes.already_done_size() +
-                    codes.not_applicable_size() > 0;
+                    codes.not_applicable_size() >
+                0;
   if (custom) {
     if (In(codes.success(), exit_code)) return v1::STEP_OUTCOME_SUCCEEDED;
     if (In(codes.reboot_required(), exit_code)) return v1::STEP_OUTCOME_REBOOT_REQUIRED;
@@ -31,12 +32,17 @@ v1::StepOutcome ClassifyExitCode(const v1::ExitCodes& codes, int exit_code) {
     return v1::STEP_OUTCOME_FAILED;
   }
   switch (exit_code) {
-    case 0: return v1::STEP_OUTCOME_SUCCEEDED;
+    case 0:
+      return v1::STEP_OUTCOME_SUCCEEDED;
     case kRebootRequired:
-    case kRebootInitiated: return v1::STEP_OUTCOME_REBOOT_REQUIRED;
-    case kAlreadyInstalled: return v1::STEP_OUTCOME_ALREADY_DONE;
-    case kNotApplicable: return v1::STEP_OUTCOME_SKIPPED;
-    default: return v1::STEP_OUTCOME_FAILED;
+    case kRebootInitiated:
+      return v1::STEP_OUTCOME_REBOOT_REQUIRED;
+    case kAlreadyInstalled:
+      return v1::STEP_OUTCOME_ALREADY_DONE;
+    case kNotApplicable:
+      return v1::STEP_OUTCOME_SKIPPED;
+    default:
+      return v1::STEP_OUTCOME_FAILED;
   }
 }
 

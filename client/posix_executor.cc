@@ -71,8 +71,10 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (r.output.size() > max_output) r.output.erase(0, r.output.size() - max_output);
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status)) r.exit_code = 128 + WTERMSIG(status);
+  if (WIFEXITED(status))
+    r.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    r.exit_code = 128 + WTERMSIG(status);
   return r;
 }
 
@@ -90,7 +92,8 @@ v1::Inventory PosixExecutor::Inventory() {
 
 absl::StatusOr<bool> PosixExecutor::Evaluate(const v1::Check& check) {
   switch (check.check_case()) {
-    case v1::Check::kFileExists: return PathExists(check.file_exists());
+    case v1::Check::kFileExists:
+      return PathExists(check.file_exists());
     case v1::Check::kAnyOf:
       for (const auto& c : check.any_of().checks()) {
         auto v = Evaluate(c);

@@ -18,9 +18,8 @@ bool IsBusy(v1::EndpointState state) {
 Transition Decide(const JobView& job, const StepResult& result) {
   Transition t;
   bool last = job.seq >= job.step_count;
-  v1::EndpointState done = job.purpose == v1::PLAN_PURPOSE_OFFBOARD
-                               ? v1::ENDPOINT_STATE_OFFBOARDED
-                               : v1::ENDPOINT_STATE_ONBOARDED;
+  v1::EndpointState done = job.purpose == v1::PLAN_PURPOSE_OFFBOARD ? v1::ENDPOINT_STATE_OFFBOARDED
+                                                                    : v1::ENDPOINT_STATE_ONBOARDED;
   std::string where = absl::StrCat("step ", job.seq, "/", job.step_count, " ", job.step_id);
   switch (result.outcome) {
     case v1::STEP_OUTCOME_SUCCEEDED:
@@ -48,10 +47,10 @@ Transition Decide(const JobView& job, const StepResult& result) {
     case v1::STEP_OUTCOME_UNSPECIFIED:
     default: {
       bool timeout = result.error_class == v1::ERROR_CLASS_TIMEOUT;
-      std::string why = absl::StrCat(
-          where, " attempt ", job.attempt, "/", job.max_attempts, ": ",
-          ShortEnumName(v1::ErrorClass_Name(result.error_class), "ERROR_CLASS_"),
-          result.message.empty() ? "" : absl::StrCat(": ", result.message));
+      std::string why =
+          absl::StrCat(where, " attempt ", job.attempt, "/", job.max_attempts, ": ",
+                       ShortEnumName(v1::ErrorClass_Name(result.error_class), "ERROR_CLASS_"),
+                       result.message.empty() ? "" : absl::StrCat(": ", result.message));
       t.error_class = result.error_class;
       if (job.attempt < job.max_attempts) {
         t.job_state = v1::JOB_STATE_QUEUED;

@@ -27,13 +27,13 @@ struct StepResult {
 };
 
 struct Transition {
-  v1::JobState job_state;     // the job after this attempt
-  bool retry = false;         // job requeued as attempt + 1
+  v1::JobState job_state;  // the job after this attempt
+  bool retry = false;      // job requeued as attempt + 1
   int64_t retry_delay_ms = 0;
-  bool queue_next = false;    // the next step becomes QUEUED
+  bool queue_next = false;  // the next step becomes QUEUED
   v1::EndpointState endpoint_state;
   v1::ErrorClass error_class = v1::ERROR_CLASS_UNSPECIFIED;
-  std::string detail;         // the endpoint's state detail
+  std::string detail;  // the endpoint's state detail
 };
 
 // The effect of one attempt's result. A lease that expired is a FAILED result

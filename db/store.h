@@ -106,8 +106,7 @@ class Store {
   // Endpoints.
   // Records inventory and last-seen; classifies an unsupported OS. Returns the state.
   virtual absl::StatusOr<v1::Endpoint> CheckIn(const std::string& endpoint_id,
-                                               const v1::Inventory& inventory,
-                                               int64_t now_ms) = 0;
+                                               const v1::Inventory& inventory, int64_t now_ms) = 0;
   virtual absl::StatusOr<v1::Endpoint> GetEndpoint(const std::string& id, int64_t now_ms) = 0;
   virtual absl::StatusOr<EndpointPage> ListEndpoints(const EndpointFilter& filter,
                                                      int64_t now_ms) = 0;

@@ -101,12 +101,15 @@ class Client {
  public:
   static absl::StatusOr<Client> Connect() {
     std::string server = Setting(FLAGS_server, "PURSER_SERVER");
-    if (server.empty()) return absl::InvalidArgumentError("no server: give --server or PURSER_SERVER");
-    auto tls = purser::LoadTlsFiles(Setting(FLAGS_ca, "PURSER_CA"), Setting(FLAGS_cert, "PURSER_CERT"),
-                                    Setting(FLAGS_key, "PURSER_KEY"));
+    if (server.empty())
+      return absl::InvalidArgumentError("no server: give --server or PURSER_SERVER");
+    auto tls =
+        purser::LoadTlsFiles(Setting(FLAGS_ca, "PURSER_CA"), Setting(FLAGS_cert, "PURSER_CERT"),
+                             Setting(FLAGS_key, "PURSER_KEY"));
     if (!tls.ok()) return tls.status();
     if (tls->cert_pem.empty() || tls->key_pem.empty()) {
-      return absl::InvalidArgumentError("an operator certificate and key are required (--cert, --key)");
+      return absl::InvalidArgumentError(
+          "an operator certificate and key are required (--cert, --key)");
     }
     return Client(v1::OperatorService::NewStub(purser::MakeTlsChannel(server, *tls)));
   }
@@ -166,7 +169,8 @@ int Main(const std::vector<char*>& args) {
     v1::CreateEnrollmentTokenRequest req;
     req.set_max_uses(absl::GetFlag(FLAGS_uses));
     req.set_ttl_seconds(absl::ToInt64Seconds(ttl));
-    for (const auto& [k, v] : KeyValues(absl::GetFlag(FLAGS_labels))) (*req.mutable_labels())[k] = v;
+    for (const auto& [k, v] : KeyValues(absl::GetFlag(FLAGS_labels)))
+      (*req.mutable_labels())[k] = v;
     v1::CreateEnrollmentTokenResponse resp;
     grpc::Status st = client->Call(&Stub::CreateEnrollmentToken, req, &resp);
     if (!st.ok()) return ExitFor(st);
@@ -179,7 +183,9 @@ int Main(const std::vector<char*>& args) {
       std::cout << ToJson(resp);
     } else {
       std::cout << "token " << resp.token_id() << " written to " << out << " (" << resp.max_uses()
-                << " uses, expires " << absl::FormatTime(absl::FromUnixMillis(resp.expires_unix_ms()), absl::UTCTimeZone())
+                << " uses, expires "
+                << absl::FormatTime(absl::FromUnixMillis(resp.expires_unix_ms()),
+                                    absl::UTCTimeZone())
                 << ")\n";
     }
     return 0;
@@ -211,7 +217,8 @@ int Main(const std::vector<char*>& args) {
       std::cout << ToJson(all);
     } else {
       std::cout << purser::ctl::EndpointsTable({all.endpoints().begin(), all.endpoints().end()});
-      if (!all.next_page_token().empty()) std::cout << "next page: " << all.next_page_token() << "\n";
+      if (!all.next_page_token().empty())
+        std::cout << "next page: " << all.next_page_token() << "\n";
     }
     return 0;
   }
@@ -231,7 +238,8 @@ int Main(const std::vector<char*>& args) {
     if (req.plan_name().empty()) return Usage("run start: --plan is required");
     for (const auto& id : absl::GetFlag(FLAGS_endpoints)) req.add_endpoint_ids(id);
     req.set_all_endpoints(absl::GetFlag(FLAGS_all));
-    for (const auto& [k, v] : KeyValues(absl::GetFlag(FLAGS_params))) (*req.mutable_params())[k] = v;
+    for (const auto& [k, v] : KeyValues(absl::GetFlag(FLAGS_params)))
+      (*req.mutable_params())[k] = v;
     v1::StartRunResponse resp;
     grpc::Status st = client->Call(&Stub::StartRun, req, &resp);
     if (!st.ok()) return ExitFor(st);
@@ -240,7 +248,8 @@ int Main(const std::vector<char*>& args) {
     } else {
       std::cout << "run " << resp.run_id() << ": " << resp.started_size() << " started, "
                 << resp.skipped_size() << " skipped\n";
-      for (const auto& s : resp.skipped()) std::cout << "  skipped " << s.endpoint_id() << ": " << s.reason() << "\n";
+      for (const auto& s : resp.skipped())
+        std::cout << "  skipped " << s.endpoint_id() << ": " << s.reason() << "\n";
     }
     return 0;
   }
@@ -270,7 +279,8 @@ int Main(const std::vector<char*>& args) {
     } else {
       std::vector<std::vector<std::string>> rows = {{"NAME", "PURPOSE", "STEPS", "DESCRIPTION"}};
       for (const auto& p : resp.plans()) {
-        rows.push_back({p.name(), purser::ShortEnumName(v1::PlanPurpose_Name(p.purpose()), "PLAN_PURPOSE_"),
+        rows.push_back({p.name(),
+                        purser::ShortEnumName(v1::PlanPurpose_Name(p.purpose()), "PLAN_PURPOSE_"),
                         absl::StrCat(p.steps_size()), p.description()});
       }
       std::cout << purser::ctl::FormatTable(rows);

@@ -51,13 +51,13 @@ std::string EndpointsTable(const std::vector<v1::Endpoint>& endpoints) {
   std::vector<std::vector<std::string>> rows = {
       {"ID", "HOSTNAME", "OS", "STATE", "STEP", "SEEN", "DETAIL"}};
   for (const auto& e : endpoints) {
-    std::string step = e.step_count() > 0
-                           ? absl::StrCat(e.current_step(), "/", e.step_count())
-                           : "-";
-    rows.push_back({e.id().substr(0, 12), e.hostname(), OsDisplayName(e.os()),
-                    ShortEnumName(v1::EndpointState_Name(e.state()), "ENDPOINT_STATE_"), step,
-                    absl::StrCat(e.online() ? "online " : "offline ", Ago(e.last_seen_unix_ms(), now)),
-                    e.state_detail()});
+    std::string step =
+        e.step_count() > 0 ? absl::StrCat(e.current_step(), "/", e.step_count()) : "-";
+    rows.push_back(
+        {e.id().substr(0, 12), e.hostname(), OsDisplayName(e.os()),
+         ShortEnumName(v1::EndpointState_Name(e.state()), "ENDPOINT_STATE_"), step,
+         absl::StrCat(e.online() ? "online " : "offline ", Ago(e.last_seen_unix_ms(), now)),
+         e.state_detail()});
   }
   return FormatTable(rows);
 }
@@ -66,16 +66,19 @@ std::string EndpointDetail(const v1::GetEndpointResponse& resp) {
   const v1::Endpoint& e = resp.endpoint();
   int64_t now = absl::ToUnixMillis(absl::Now());
   std::string labels;
-  for (const auto& [k, v] : e.labels()) absl::StrAppend(&labels, labels.empty() ? "" : ",", k, "=", v);
+  for (const auto& [k, v] : e.labels())
+    absl::StrAppend(&labels, labels.empty() ? "" : ",", k, "=", v);
   std::string out = FormatTable({
       {"id:", e.id()},
       {"hostname:", e.hostname()},
       {"os:", OsDisplayName(e.os())},
       {"state:", ShortEnumName(v1::EndpointState_Name(e.state()), "ENDPOINT_STATE_")},
       {"detail:", e.state_detail()},
-      {"plan:", e.plan_name().empty() ? "-" : absl::StrCat(e.plan_name(), " (run ", e.run_id(), ")")},
+      {"plan:",
+       e.plan_name().empty() ? "-" : absl::StrCat(e.plan_name(), " (run ", e.run_id(), ")")},
       {"step:", absl::StrCat(e.current_step(), "/", e.step_count(), " ", e.current_step_id())},
-      {"seen:", absl::StrCat(e.online() ? "online, " : "offline, ", Ago(e.last_seen_unix_ms(), now))},
+      {"seen:",
+       absl::StrCat(e.online() ? "online, " : "offline, ", Ago(e.last_seen_unix_ms(), now))},
       {"kbs:", absl::StrJoin(e.installed_kbs(), " ")},
       {".net:", e.dotnet_version()},
       {"labels:", labels},
@@ -89,7 +92,9 @@ std::string EndpointDetail(const v1::GetEndpointResponse& resp) {
                       ShortEnumName(v1::StepKind_Name(j.kind()), "STEP_KIND_"),
                       ShortEnumName(v1::JobState_Name(j.state()), "JOB_STATE_"),
                       absl::StrCat(j.attempt(), "/", j.max_attempts(),
-                                   j.timed_out_attempts() ? absl::StrCat(" (", j.timed_out_attempts(), " timed out)") : ""),
+                                   j.timed_out_attempts()
+                                       ? absl::StrCat(" (", j.timed_out_attempts(), " timed out)")
+                                       : ""),
                       absl::StrCat(j.exit_code()), j.message()});
     }
     absl::StrAppend(&out, "\n", FormatTable(rows));

@@ -88,7 +88,8 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Enroll(grpc::CallbackServerContext* 
     auto pub = CsrPublicKeyDer(req->csr_pem());
     if (!pub.ok()) return pub.status();
     std::string endpoint_id = EndpointIdForKey(*pub);
-    auto cert = core_->ca->IssueAgent(req->csr_pem(), endpoint_id, core_->options.agent_cert_seconds);
+    auto cert =
+        core_->ca->IssueAgent(req->csr_pem(), endpoint_id, core_->options.agent_cert_seconds);
     if (!cert.ok()) return cert.status();
     db::EnrollArgs args;
     args.token_id = parts[0];
@@ -168,22 +169,25 @@ grpc::ServerUnaryReactor* AgentServiceImpl::ReportResult(grpc::CallbackServerCon
     resp->set_stale(ack->stale);
     LogInfo("report %s attempt %d from %s: %s%s", req->job_id(), req->attempt(), caller->id,
             v1::StepOutcome_Name(req->outcome()),
-            ack->duplicate ? " (duplicate)" : ack->stale ? " (stale)" : "");
+            ack->duplicate ? " (duplicate)"
+            : ack->stale   ? " (stale)"
+                           : "");
     return absl::OkStatus();
   });
 }
 
-grpc::ServerUnaryReactor* AgentServiceImpl::RenewCertificate(
-    grpc::CallbackServerContext* ctx, const v1::RenewCertificateRequest* req,
-    v1::RenewCertificateResponse* resp) {
+grpc::ServerUnaryReactor* AgentServiceImpl::RenewCertificate(grpc::CallbackServerContext* ctx,
+                                                             const v1::RenewCertificateRequest* req,
+                                                             v1::RenewCertificateResponse* resp) {
   return OnPool(core_, ctx, [this, ctx, req, resp]() -> absl::Status {
     auto caller = core_->authz.Agent(*ctx->auth_context());
     if (!caller.ok()) return caller.status();
-    auto cert = core_->ca->IssueAgent(req->csr_pem(), caller->id, core_->options.agent_cert_seconds);
+    auto cert =
+        core_->ca->IssueAgent(req->csr_pem(), caller->id, core_->options.agent_cert_seconds);
     if (!cert.ok()) return cert.status();
     int64_t now = core_->clock->NowMs();
-    absl::Status st = core_->store->RecordCert({cert->serial_hex, caller->id, "agent", now,
-                                                cert->not_after_ms, 0});
+    absl::Status st = core_->store->RecordCert(
+        {cert->serial_hex, caller->id, "agent", now, cert->not_after_ms, 0});
     if (!st.ok()) return st;
     LogInfo("renewed certificate of %s: serial %s", caller->id, cert->serial_hex);
     resp->set_certificate_pem(cert->pem);

@@ -12,8 +12,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
 
   grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* ctx, const v1::EnrollRequest* req,
                                    v1::EnrollResponse* resp) override;
-  grpc::ServerUnaryReactor* CheckIn(grpc::CallbackServerContext* ctx,
-                                    const v1::CheckInRequest* req,
+  grpc::ServerUnaryReactor* CheckIn(grpc::CallbackServerContext* ctx, const v1::CheckInRequest* req,
                                     v1::CheckInResponse* resp) override;
   grpc::ServerUnaryReactor* WaitForWork(grpc::CallbackServerContext* ctx,
                                         const v1::WaitForWorkRequest* req,

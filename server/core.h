@@ -25,13 +25,13 @@ struct ServerOptions {
   std::string data_dir;
   std::string listen = "127.0.0.1:0";
   std::string plans_dir;
-  std::string port_file;               // written with the bound port once serving
-  std::vector<std::string> names;      // extra names for the server certificate
+  std::string port_file;           // written with the bound port once serving
+  std::vector<std::string> names;  // extra names for the server certificate
   int64_t lease_grace_ms = 30'000;
   int64_t offline_after_ms = 180'000;
   int64_t agent_cert_seconds = kAgentCertSeconds;
-  int max_wait_seconds = 30;           // longest long poll
-  int poll_interval_seconds = 30;      // told to agents
+  int max_wait_seconds = 30;       // longest long poll
+  int poll_interval_seconds = 30;  // told to agents
   int workers = 8;
 };
 

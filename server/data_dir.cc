@@ -4,12 +4,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/ca.h"
 #include "shared/crypto.h"
 #include "shared/files.h"
 #include "shared/grpc_options.h"
 #include "shared/status_macros.h"
 #include "shared/x509.h"
-#include "server/ca.h"
 
 namespace purser::server {
 namespace {
@@ -42,8 +42,9 @@ absl::Status Init(const std::string& dir, const std::vector<std::string>& extra_
   ASSIGN_OR_RETURN(IssuedCert ca, MakeSelfSignedCa(ca_key, ca_spec));
   ASSIGN_OR_RETURN(std::string server_key, GenerateKeyPem());
   ASSIGN_OR_RETURN(std::string server_pub, PublicKeyDerOfKey(server_key));
-  CertSpec server_spec{kServerName, "server", 2LL * 365 * 24 * 3600, false,
-                       {kServerName, "localhost"}, {"127.0.0.1", "::1"}};
+  CertSpec server_spec{
+      kServerName,         "server", 2LL * 365 * 24 * 3600, false, {kServerName, "localhost"},
+      {"127.0.0.1", "::1"}};
   for (const auto& n : extra_names) {
     bool ip = !n.empty() && n.find_first_not_of("0123456789.:") == std::string::npos;
     (ip ? server_spec.ip_addresses : server_spec.dns_names).push_back(n);
@@ -94,13 +95,13 @@ absl::StatusOr<DataDir> OpenOrInitDataDir(const std::string& dir,
   ASSIGN_OR_RETURN(out.server_key_pem, Need(dir, kServerKey));
   ASSIGN_OR_RETURN(out.secrets_key, Need(dir, kSecretsKey));
   if (out.secrets_key.size() != 32) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("data directory ", dir, ": ", kSecretsKey, " must hold 32 bytes, has ",
-                     out.secrets_key.size()));
+    return absl::FailedPreconditionError(absl::StrCat("data directory ", dir, ": ", kSecretsKey,
+                                                      " must hold 32 bytes, has ",
+                                                      out.secrets_key.size()));
   }
   if (!VerifyCert(out.server_cert_pem, out.ca_cert_pem).ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data directory ", dir, ": ", kServerCert, " is not signed by ", kCaCert));
+    return absl::FailedPreconditionError(
+        absl::StrCat("data directory ", dir, ": ", kServerCert, " is not signed by ", kCaCert));
   }
   out.db_path = absl::StrCat(dir, "/", kDb);
   if (!out.created && !PathExists(out.db_path)) {

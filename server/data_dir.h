@@ -17,7 +17,7 @@ struct DataDir {
   std::string server_key_pem;
   std::string secrets_key;  // 32 bytes for AES-256-GCM
   std::string db_path;
-  bool created = false;     // initialised by this call
+  bool created = false;  // initialised by this call
 };
 
 // Opens `dir`, initialising it when it does not exist or is empty. The server

@@ -13,7 +13,8 @@ ABSL_FLAG(std::string, data_dir, "", "data directory (initialised on first start
 ABSL_FLAG(std::string, listen, "127.0.0.1:7443", "address to listen on; port 0 picks one");
 ABSL_FLAG(std::string, plans_dir, "", "directory of plan files (*.textproto, *.json)");
 ABSL_FLAG(std::string, port_file, "", "write the bound port here once serving");
-ABSL_FLAG(std::string, names, "", "extra DNS names/IPs for the server certificate (comma-separated)");
+ABSL_FLAG(std::string, names, "",
+          "extra DNS names/IPs for the server certificate (comma-separated)");
 ABSL_FLAG(int64_t, lease_grace_ms, 30000, "time past a step's timeout before its lease expires");
 ABSL_FLAG(int64_t, offline_after_ms, 180000, "an endpoint not seen this long is offline");
 ABSL_FLAG(int, max_wait_seconds, 30, "longest long poll");

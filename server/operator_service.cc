@@ -94,52 +94,50 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::GetEndpoint(grpc::CallbackServerC
 grpc::ServerUnaryReactor* OperatorServiceImpl::StartRun(grpc::CallbackServerContext* ctx,
                                                         const v1::StartRunRequest* req,
                                                         v1::StartRunResponse* resp) {
-  return OnPool(core_, ctx, Role::kOperator, "StartRun",
-                [this, req, resp](const Caller& caller) -> absl::Status {
-                  auto plan = core_->plans.find(req->plan_name());
-                  if (plan == core_->plans.end()) {
-                    std::vector<std::string> names;
-                    for (const auto& [name, p] : core_->plans) names.push_back(name);
-                    return absl::NotFoundError(absl::StrCat("plan_name: no plan \"",
-                                                            req->plan_name(), "\" (loaded: ",
-                                                            absl::StrJoin(names, ", "), ")"));
-                  }
-                  if (req->endpoint_ids().empty() && !req->all_endpoints()) {
-                    return absl::InvalidArgumentError(
-                        "endpoint_ids: name endpoints, or set all_endpoints");
-                  }
-                  auto params = ResolveParams(
-                      plan->second, {req->params().begin(), req->params().end()});
-                  if (!params.ok()) return params.status();
-                  db::RunSpec spec;
-                  for (const auto& p : plan->second.params()) {
-                    auto it = params->find(p.name());
-                    if (!p.secret() || it == params->end()) continue;
-                    // Refuse now rather than fail every endpoint's step later.
-                    auto sealed = core_->store->GetSealedSecret(it->second);
-                    if (!sealed.ok()) {
-                      return absl::FailedPreconditionError(absl::StrCat(
-                          "params.", p.name(), ": ", sealed.status().message(),
-                          " (store it first with: purserctl secret put ", it->second, ")"));
-                    }
-                    spec.params[absl::StrCat("secretref:", p.name())] = it->second;
-                    params->erase(it);
-                  }
-                  spec.params.insert(params->begin(), params->end());
-                  spec.run_id = absl::StrCat("r-", RandomHex(4));
-                  spec.plan = plan->second;
-                  spec.endpoint_ids = {req->endpoint_ids().begin(), req->endpoint_ids().end()};
-                  spec.all_endpoints = req->all_endpoints();
-                  spec.created_by = caller.id;
-                  spec.now_ms = core_->clock->NowMs();
-                  auto out = core_->store->StartRun(spec);
-                  if (!out.ok()) return out.status();
-                  *resp = *out;
-                  core_->Notify({out->started().begin(), out->started().end()});
-                  LogInfo("run %s of plan %s: %d started, %d skipped", out->run_id(),
-                          req->plan_name(), out->started_size(), out->skipped_size());
-                  return absl::OkStatus();
-                });
+  return OnPool(
+      core_, ctx, Role::kOperator, "StartRun",
+      [this, req, resp](const Caller& caller) -> absl::Status {
+        auto plan = core_->plans.find(req->plan_name());
+        if (plan == core_->plans.end()) {
+          std::vector<std::string> names;
+          for (const auto& [name, p] : core_->plans) names.push_back(name);
+          return absl::NotFoundError(absl::StrCat("plan_name: no plan \"", req->plan_name(),
+                                                  "\" (loaded: ", absl::StrJoin(names, ", "), ")"));
+        }
+        if (req->endpoint_ids().empty() && !req->all_endpoints()) {
+          return absl::InvalidArgumentError("endpoint_ids: name endpoints, or set all_endpoints");
+        }
+        auto params = ResolveParams(plan->second, {req->params().begin(), req->params().end()});
+        if (!params.ok()) return params.status();
+        db::RunSpec spec;
+        for (const auto& p : plan->second.params()) {
+          auto it = params->find(p.name());
+          if (!p.secret() || it == params->end()) continue;
+          // Refuse now rather than fail every endpoint's step later.
+          auto sealed = core_->store->GetSealedSecret(it->second);
+          if (!sealed.ok()) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("params.", p.name(), ": ", sealed.status().message(),
+                             " (store it first with: purserctl secret put ", it->second, ")"));
+          }
+          spec.params[absl::StrCat("secretref:", p.name())] = it->second;
+          params->erase(it);
+        }
+        spec.params.insert(params->begin(), params->end());
+        spec.run_id = absl::StrCat("r-", RandomHex(4));
+        spec.plan = plan->second;
+        spec.endpoint_ids = {req->endpoint_ids().begin(), req->endpoint_ids().end()};
+        spec.all_endpoints = req->all_endpoints();
+        spec.created_by = caller.id;
+        spec.now_ms = core_->clock->NowMs();
+        auto out = core_->store->StartRun(spec);
+        if (!out.ok()) return out.status();
+        *resp = *out;
+        core_->Notify({out->started().begin(), out->started().end()});
+        LogInfo("run %s of plan %s: %d started, %d skipped", out->run_id(), req->plan_name(),
+                out->started_size(), out->skipped_size());
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* OperatorServiceImpl::PutSecret(grpc::CallbackServerContext* ctx,

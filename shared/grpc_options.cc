@@ -35,16 +35,22 @@ absl::StatusOr<TlsFiles> LoadTlsFiles(const std::string& ca_path, const std::str
                                       const std::string& key_path) {
   TlsFiles tls;
   auto ca = ReadFile(ca_path);
-  if (!ca.ok()) return absl::Status(ca.status().code(), absl::StrCat("CA certificate: ", ca.status().message()));
+  if (!ca.ok())
+    return absl::Status(ca.status().code(),
+                        absl::StrCat("CA certificate: ", ca.status().message()));
   tls.ca_pem = *ca;
   if (!cert_path.empty()) {
     auto cert = ReadFile(cert_path);
-    if (!cert.ok()) return absl::Status(cert.status().code(), absl::StrCat("certificate: ", cert.status().message()));
+    if (!cert.ok())
+      return absl::Status(cert.status().code(),
+                          absl::StrCat("certificate: ", cert.status().message()));
     tls.cert_pem = *cert;
   }
   if (!key_path.empty()) {
     auto key = ReadFile(key_path);
-    if (!key.ok()) return absl::Status(key.status().code(), absl::StrCat("private key: ", key.status().message()));
+    if (!key.ok())
+      return absl::Status(key.status().code(),
+                          absl::StrCat("private key: ", key.status().message()));
     tls.key_pem = *key;
   }
   return tls;

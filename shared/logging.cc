@@ -25,10 +25,14 @@ LogState& State() {
 
 const char* LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "D";
-    case LogLevel::kInfo: return "I";
-    case LogLevel::kWarning: return "W";
-    case LogLevel::kError: return "E";
+    case LogLevel::kDebug:
+      return "D";
+    case LogLevel::kInfo:
+      return "I";
+    case LogLevel::kWarning:
+      return "W";
+    case LogLevel::kError:
+      return "E";
   }
   return "?";
 }
@@ -74,10 +78,10 @@ void LogLine(LogLevel level, std::string_view message) {
     if (level < State().level) return;
     prefix = State().prefix;
   }
-  std::string line = absl::StrFormat(
-      "%s %s %s%s\n", LevelName(level),
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), prefix,
-      Redact(message));
+  std::string line =
+      absl::StrFormat("%s %s %s%s\n", LevelName(level),
+                      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
+                      prefix, Redact(message));
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

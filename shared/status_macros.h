@@ -7,10 +7,10 @@
 #define PURSER_CONCAT(a, b) PURSER_CONCAT_INNER(a, b)
 
 // Returns the status from the enclosing function when `expr` is not OK.
-#define RETURN_IF_ERROR(expr)                  \
-  do {                                         \
-    ::absl::Status _purser_st = (expr);        \
-    if (!_purser_st.ok()) return _purser_st;   \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::absl::Status _purser_st = (expr);      \
+    if (!_purser_st.ok()) return _purser_st; \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, Foo());` declares x from an OK StatusOr or returns its status.

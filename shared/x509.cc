@@ -27,7 +27,9 @@ using Bn = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
 using Store = std::unique_ptr<X509_STORE, Deleter<X509_STORE, X509_STORE_free>>;
 using StoreCtx = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
 
-Bio MemBio(const std::string& s) { return Bio(BIO_new_mem_buf(s.data(), static_cast<int>(s.size()))); }
+Bio MemBio(const std::string& s) {
+  return Bio(BIO_new_mem_buf(s.data(), static_cast<int>(s.size())));
+}
 
 std::string BioString(BIO* bio) {
   char* data = nullptr;
@@ -141,8 +143,7 @@ absl::StatusOr<IssuedCert> Build(EVP_PKEY* subject_key, EVP_PKEY* signer_key, X5
   }
   std::string san;
   for (const auto& d : spec.dns_names) absl::StrAppend(&san, san.empty() ? "" : ",", "DNS:", d);
-  for (const auto& ip : spec.ip_addresses)
-    absl::StrAppend(&san, san.empty() ? "" : ",", "IP:", ip);
+  for (const auto& ip : spec.ip_addresses) absl::StrAppend(&san, san.empty() ? "" : ",", "IP:", ip);
   if (!san.empty()) {
     if (auto st = AddExt(cert.get(), issuer_cert, NID_subject_alt_name, san); !st.ok()) return st;
   }
@@ -256,9 +257,9 @@ absl::Status VerifyCert(const std::string& cert_pem, const std::string& ca_cert_
   StoreCtx ctx(X509_STORE_CTX_new());
   X509_STORE_CTX_init(ctx.get(), store.get(), cert->get(), nullptr);
   if (X509_verify_cert(ctx.get()) != 1) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "certificate does not verify: ",
-        X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()))));
+    return absl::PermissionDeniedError(
+        absl::StrCat("certificate does not verify: ",
+                     X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()))));
   }
   return absl::OkStatus();
 }

@@ -7,10 +7,10 @@
 
 #include "absl/status/statusor.h"
 
-#define PURSER_ASSERT_OK(expr)                   \
-  do {                                           \
-    const auto& _st = (expr);                    \
-    ASSERT_TRUE(_st.ok()) << _st;                \
+#define PURSER_ASSERT_OK(expr)    \
+  do {                            \
+    const auto& _st = (expr);     \
+    ASSERT_TRUE(_st.ok()) << _st; \
   } while (0)
 
 namespace purser::testing {

@@ -153,8 +153,10 @@ v1::Inventory SimWindows::Inventory() {
 
 bool SimWindows::EvaluateLocked(const v1::Check& check) {
   switch (check.check_case()) {
-    case v1::Check::kFileExists: return Contains(m_.files(), check.file_exists());
-    case v1::Check::kKbInstalled: return HasKb(check.kb_installed());
+    case v1::Check::kFileExists:
+      return Contains(m_.files(), check.file_exists());
+    case v1::Check::kKbInstalled:
+      return HasKb(check.kb_installed());
     case v1::Check::kDotnetAtLeast:
       return VersionAtLeast(m_.inventory().dotnet_version(), check.dotnet_at_least());
     case v1::Check::kService:
@@ -165,7 +167,8 @@ bool SimWindows::EvaluateLocked(const v1::Check& check) {
         if (EvaluateLocked(c)) return true;
       }
       return false;
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -174,8 +177,7 @@ absl::StatusOr<bool> SimWindows::Evaluate(const v1::Check& check) {
   return EvaluateLocked(check);
 }
 
-ActionResult SimWindows::Run(const v1::Step& step,
-                             const std::map<std::string, std::string>& params,
+ActionResult SimWindows::Run(const v1::Step& step, const std::map<std::string, std::string>& params,
                              absl::Duration timeout) {
   int slow_ms = 0;
   {
@@ -197,12 +199,18 @@ ActionResult SimWindows::Run(const v1::Step& step,
   absl::MutexLock lock(&mu_);
   ActionResult r;
   switch (step.action_case()) {
-    case v1::Step::kInstallUpdate: r = InstallUpdate(step.install_update(), timeout); break;
-    case v1::Step::kInstallPackage: r = InstallPackage(step.install_package(), params); break;
+    case v1::Step::kInstallUpdate:
+      r = InstallUpdate(step.install_update(), timeout);
+      break;
+    case v1::Step::kInstallPackage:
+      r = InstallPackage(step.install_package(), params);
+      break;
     case v1::Step::kCheckService:
     case v1::Step::kCheckFile:
     case v1::Step::kCheckConnectivity:
-    case v1::Step::kRequirePrerequisite: r = Check(step, params); break;
+    case v1::Step::kRequirePrerequisite:
+      r = Check(step, params);
+      break;
     case v1::Step::kReboot:
       r = Outcome(v1::STEP_OUTCOME_REBOOT_REQUIRED, "reboot requested by the plan");
       break;
@@ -210,7 +218,9 @@ ActionResult SimWindows::Run(const v1::Step& step,
       r = Fail(v1::ERROR_CLASS_UNSUPPORTED_ACTION, 0,
                "the simulated endpoint does not run arbitrary commands");
       break;
-    default: r = Configure(step, params); break;
+    default:
+      r = Configure(step, params);
+      break;
   }
   Recompute();
   absl::Status st = Save();
@@ -264,7 +274,8 @@ ActionResult SimWindows::InstallPackage(const v1::InstallPackage& a,
   std::vector<std::string> args;
   for (const auto& arg : a.args()) {
     auto expanded = ExpandRefs(arg, params);
-    if (!expanded.ok()) return Fail(v1::ERROR_CLASS_AGENT, 0, std::string(expanded.status().message()));
+    if (!expanded.ok())
+      return Fail(v1::ERROR_CLASS_AGENT, 0, std::string(expanded.status().message()));
     args.push_back(*expanded);
   }
   std::string output = absl::StrCat(a.package(), " /c /t:%TEMP%\\purser\n", a.setup(), " ",
@@ -312,16 +323,20 @@ ActionResult SimWindows::Check(const v1::Step& step,
     case v1::Step::kCheckService: {
       const auto& c = step.check_service();
       v1::ServiceStatus have = FindService(m_.mutable_inventory(), c.name())->status();
-      std::string state = absl::StrCat("sc query ", c.name(), ": ",
-                                       v1::ServiceStatus_Name(have).substr(15));
+      std::string state =
+          absl::StrCat("sc query ", c.name(), ": ", v1::ServiceStatus_Name(have).substr(15));
       if (have == c.expect()) return Outcome(v1::STEP_OUTCOME_SUCCEEDED, state);
-      if (!c.required()) return Outcome(v1::STEP_OUTCOME_SUCCEEDED, absl::StrCat(state, " (recommended, not required)"));
-      return Fail(v1::ERROR_CLASS_CHECK_FAILED, 0,
-                  absl::StrCat(state, ", expected ", v1::ServiceStatus_Name(c.expect()).substr(15)));
+      if (!c.required())
+        return Outcome(v1::STEP_OUTCOME_SUCCEEDED,
+                       absl::StrCat(state, " (recommended, not required)"));
+      return Fail(
+          v1::ERROR_CLASS_CHECK_FAILED, 0,
+          absl::StrCat(state, ", expected ", v1::ServiceStatus_Name(c.expect()).substr(15)));
     }
     case v1::Step::kCheckFile:
       if (Contains(m_.files(), step.check_file().path())) {
-        return Outcome(v1::STEP_OUTCOME_SUCCEEDED, absl::StrCat(step.check_file().path(), " exists"));
+        return Outcome(v1::STEP_OUTCOME_SUCCEEDED,
+                       absl::StrCat(step.check_file().path(), " exists"));
       }
       return Fail(v1::ERROR_CLASS_CHECK_FAILED, 0,
                   absl::StrCat(step.check_file().path(), " does not exist"));
@@ -329,7 +344,8 @@ ActionResult SimWindows::Check(const v1::Step& step,
       std::vector<std::string> urls;
       for (const auto& u : step.check_connectivity().urls()) {
         auto expanded = ExpandRefs(u, params);
-        if (!expanded.ok()) return Fail(v1::ERROR_CLASS_AGENT, 0, std::string(expanded.status().message()));
+        if (!expanded.ok())
+          return Fail(v1::ERROR_CLASS_AGENT, 0, std::string(expanded.status().message()));
         for (auto part : absl::StrSplit(*expanded, ',', absl::SkipWhitespace())) {
           urls.emplace_back(absl::StripAsciiWhitespace(part));
         }
@@ -346,14 +362,17 @@ ActionResult SimWindows::Check(const v1::Step& step,
     }
     case v1::Step::kRequirePrerequisite:
       if (EvaluateLocked(step.require_prerequisite().check())) {
-        return Outcome(v1::STEP_OUTCOME_SUCCEEDED, absl::StrCat(step.require_prerequisite().name(), " present"));
+        return Outcome(v1::STEP_OUTCOME_SUCCEEDED,
+                       absl::StrCat(step.require_prerequisite().name(), " present"));
       } else {
-        ActionResult r = Outcome(v1::STEP_OUTCOME_BLOCKED,
-                                 absl::StrCat("missing prerequisite: ", step.require_prerequisite().name()));
+        ActionResult r =
+            Outcome(v1::STEP_OUTCOME_BLOCKED,
+                    absl::StrCat("missing prerequisite: ", step.require_prerequisite().name()));
         r.error_class = v1::ERROR_CLASS_PREREQUISITE;
         return r;
       }
-    default: return Fail(v1::ERROR_CLASS_AGENT, 0, "not a check");
+    default:
+      return Fail(v1::ERROR_CLASS_AGENT, 0, "not a check");
   }
 }
 
@@ -364,7 +383,8 @@ ActionResult SimWindows::Configure(const v1::Step& step,
       auto proxy = ExpandRefs(step.set_proxy().proxy(), params);
       if (!proxy.ok()) return Fail(v1::ERROR_CLASS_AGENT, 0, std::string(proxy.status().message()));
       if (step.set_proxy().target() == v1::SetProxy::TARGET_MMA) {
-        if (!m_.mma_installed()) return Fail(v1::ERROR_CLASS_CHECK_FAILED, 0, "MMA is not installed");
+        if (!m_.mma_installed())
+          return Fail(v1::ERROR_CLASS_CHECK_FAILED, 0, "MMA is not installed");
         m_.set_mma_proxy(*proxy);
       } else {
         m_.set_winhttp_proxy(*proxy);
@@ -375,7 +395,8 @@ ActionResult SimWindows::Configure(const v1::Step& step,
     case v1::Step::kRemoveWorkspace: {
       auto id = ExpandRefs(step.remove_workspace().workspace_id(), params);
       if (!id.ok()) return Fail(v1::ERROR_CLASS_AGENT, 0, std::string(id.status().message()));
-      if (!m_.mma_installed()) return Outcome(v1::STEP_OUTCOME_ALREADY_DONE, "MMA is not installed");
+      if (!m_.mma_installed())
+        return Outcome(v1::STEP_OUTCOME_ALREADY_DONE, "MMA is not installed");
       auto* ws = m_.mutable_workspaces();
       for (int i = 0; i < ws->size(); ++i) {
         if (ws->Get(i).id() == *id) {
@@ -384,7 +405,8 @@ ActionResult SimWindows::Configure(const v1::Step& step,
                          absl::StrCat("RemoveCloudWorkspace(", *id, "); ReloadConfiguration()"));
         }
       }
-      return Outcome(v1::STEP_OUTCOME_ALREADY_DONE, absl::StrCat("workspace ", *id, " not configured"));
+      return Outcome(v1::STEP_OUTCOME_ALREADY_DONE,
+                     absl::StrCat("workspace ", *id, " not configured"));
     }
     case v1::Step::kUninstallPackage:
       if (!m_.mma_installed()) return Outcome(v1::STEP_OUTCOME_ALREADY_DONE, "not installed");
@@ -396,11 +418,13 @@ ActionResult SimWindows::Configure(const v1::Step& step,
           break;
         }
       }
-      return Outcome(v1::STEP_OUTCOME_SUCCEEDED, absl::StrCat(step.uninstall_package().product(), " removed"));
+      return Outcome(v1::STEP_OUTCOME_SUCCEEDED,
+                     absl::StrCat(step.uninstall_package().product(), " removed"));
     case v1::Step::kSetRegistryValue: {
       const auto& a = step.set_registry_value();
       (*m_.mutable_registry())[absl::StrCat(a.key(), "\\", a.name())] = a.value();
-      return Outcome(v1::STEP_OUTCOME_SUCCEEDED, absl::StrCat(a.key(), "\\", a.name(), " = ", a.value()));
+      return Outcome(v1::STEP_OUTCOME_SUCCEEDED,
+                     absl::StrCat(a.key(), "\\", a.name(), " = ", a.value()));
     }
     default:
       return Fail(v1::ERROR_CLASS_UNSUPPORTED_ACTION, 0, "action not modelled by the simulator");

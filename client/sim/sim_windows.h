@@ -19,9 +19,9 @@ inline constexpr char kMonitoringHost[] =
 
 // Windows exit codes the simulator returns.
 inline constexpr int kExitRebootRequired = 3010;
-inline constexpr int kExitAlreadyInstalled = 2359302;   // 0x00240006
-inline constexpr int kExitNotApplicable = -2145124329;  // 0x80240017
-inline constexpr int kExitFatal = -2147023293;          // 0x80070643 fatal install error
+inline constexpr int kExitAlreadyInstalled = 2359302;        // 0x00240006
+inline constexpr int kExitNotApplicable = -2145124329;       // 0x80240017
+inline constexpr int kExitFatal = -2147023293;               // 0x80070643 fatal install error
 inline constexpr int kExitUntrustedSignature = -2146762487;  // 0x800B0109
 inline constexpr int kExitMsiFatal = 1603;
 

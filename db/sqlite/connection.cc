@@ -58,8 +58,8 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
   sqlite3_busy_timeout(db, 5000);
   sqlite3_extended_result_codes(db, 1);
   // Reading the journal mode touches the file: a non-database fails here, clearly.
-  absl::Status st = conn->ExecScript(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+  absl::Status st =
+      conn->ExecScript("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
   if (!st.ok()) return st;
   return conn;
 }
@@ -91,15 +91,22 @@ absl::Status Connection::Error(const std::string& what, int rc) const {
   std::string msg = absl::StrCat("database ", path_, ": ", what, ": ",
                                  db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
   switch (rc & 0xff) {
-    case SQLITE_FULL: return absl::ResourceExhaustedError(absl::StrCat(msg, " (disk full)"));
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(absl::StrCat(msg, " (disk full)"));
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return absl::UnavailableError(msg);
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(msg);
     case SQLITE_NOTADB:
-    case SQLITE_CORRUPT: return absl::DataLossError(msg);
-    case SQLITE_CANTOPEN: return absl::NotFoundError(msg);
-    case SQLITE_CONSTRAINT: return absl::AlreadyExistsError(msg);
-    case SQLITE_IOERR: return absl::UnavailableError(absl::StrCat(msg, " (I/O error)"));
-    default: return absl::InternalError(msg);
+    case SQLITE_CORRUPT:
+      return absl::DataLossError(msg);
+    case SQLITE_CANTOPEN:
+      return absl::NotFoundError(msg);
+    case SQLITE_CONSTRAINT:
+      return absl::AlreadyExistsError(msg);
+    case SQLITE_IOERR:
+      return absl::UnavailableError(absl::StrCat(msg, " (I/O error)"));
+    default:
+      return absl::InternalError(msg);
   }
 }
 

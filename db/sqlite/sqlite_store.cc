@@ -87,9 +87,9 @@ absl::Status SetState(Connection& c, const std::string& id, v1::EndpointState st
 }
 
 absl::Status ApplyMigrations(Connection& c) {
-  RETURN_IF_ERROR(c.ExecScript(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-      "name TEXT NOT NULL, applied_ms INTEGER NOT NULL)"));
+  RETURN_IF_ERROR(
+      c.ExecScript("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                   "name TEXT NOT NULL, applied_ms INTEGER NOT NULL)"));
   int64_t current = 0;
   {
     ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
@@ -99,9 +99,9 @@ absl::Status ApplyMigrations(Connection& c) {
   const auto& all = Migrations();
   int64_t newest = all.empty() ? 0 : all.back().version;
   if (current > newest) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("database ", c.path(), " has schema version ", current,
-                     ", newer than this server knows (", newest, "): upgrade the server"));
+    return absl::FailedPreconditionError(absl::StrCat("database ", c.path(), " has schema version ",
+                                                      current, ", newer than this server knows (",
+                                                      newest, "): upgrade the server"));
   }
   for (const auto& m : all) {
     if (m.version <= current) continue;
@@ -141,8 +141,8 @@ v1::EndpointState ClassifyOs(v1::EndpointState current, const v1::Inventory& inv
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
-                                                               bool create, StoreOptions options) {
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, bool create,
+                                                               StoreOptions options) {
   ASSIGN_OR_RETURN(auto conn, Connection::Open(path, create));
   RETURN_IF_ERROR(ApplyMigrations(*conn));
   auto writer = std::make_unique<Writer>(std::move(conn));
@@ -201,14 +201,14 @@ absl::StatusOr<v1::Endpoint> SqliteStore::Enroll(const EnrollArgs& a) {
         return absl::PermissionDeniedError("enrollment token is not valid");
       }
       if (s.Int(3) <= a.now_ms) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            "enrollment token ", a.token_id, " expired at ",
-            absl::FormatTime(absl::FromUnixMillis(s.Int(3)), absl::UTCTimeZone())));
+        return absl::PermissionDeniedError(
+            absl::StrCat("enrollment token ", a.token_id, " expired at ",
+                         absl::FormatTime(absl::FromUnixMillis(s.Int(3)), absl::UTCTimeZone())));
       }
       if (s.Int(2) >= s.Int(1)) {
         return absl::PermissionDeniedError(absl::StrCat("enrollment token ", a.token_id,
-                                                        " is used up (", s.Int(2), " of ",
-                                                        s.Int(1), " uses)"));
+                                                        " is used up (", s.Int(2), " of ", s.Int(1),
+                                                        " uses)"));
       }
       labels = BlobMap(s.Text(4));
     }
@@ -234,15 +234,14 @@ absl::StatusOr<v1::Endpoint> SqliteStore::Enroll(const EnrollArgs& a) {
                           .Bind(5, a.token_id)
                           .Bind(6, a.endpoint_id)
                           .Exec());
-      RETURN_IF_ERROR(SetState(c, a.endpoint_id, state,
-                               detail.empty() ? "re-enrolled" : detail, existing->error_class(),
-                               a.now_ms));
+      RETURN_IF_ERROR(SetState(c, a.endpoint_id, state, detail.empty() ? "re-enrolled" : detail,
+                               existing->error_class(), a.now_ms));
     } else {
       v1::EndpointState state = ClassifyOs(v1::ENDPOINT_STATE_ENROLLED, a.inventory, &detail);
-      ASSIGN_OR_RETURN(Stmt s, c.Prepare(
-                                   "INSERT INTO endpoints(id, hostname, inventory, labels, state, "
-                                   "state_detail, cert_serial, last_seen_ms, enrolled_ms, token_id) "
-                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      ASSIGN_OR_RETURN(Stmt s,
+                       c.Prepare("INSERT INTO endpoints(id, hostname, inventory, labels, state, "
+                                 "state_detail, cert_serial, last_seen_ms, enrolled_ms, token_id) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
       RETURN_IF_ERROR(s.Bind(1, a.endpoint_id)
                           .Bind(2, a.inventory.hostname())
                           .BindBlob(3, a.inventory.SerializeAsString())
@@ -254,8 +253,8 @@ absl::StatusOr<v1::Endpoint> SqliteStore::Enroll(const EnrollArgs& a) {
                           .Bind(9, a.now_ms)
                           .Bind(10, a.token_id)
                           .Exec());
-      RETURN_IF_ERROR(AddEvent(c, a.endpoint_id, a.now_ms, state,
-                               detail.empty() ? "enrolled" : detail));
+      RETURN_IF_ERROR(
+          AddEvent(c, a.endpoint_id, a.now_ms, state, detail.empty() ? "enrolled" : detail));
     }
     ASSIGN_OR_RETURN(Stmt cert, c.Prepare("INSERT INTO certs(serial, subject, role, issued_ms, "
                                           "not_after_ms) VALUES (?, ?, 'agent', ?, ?)"));
@@ -273,8 +272,7 @@ absl::StatusOr<v1::Endpoint> SqliteStore::Enroll(const EnrollArgs& a) {
 }
 
 absl::StatusOr<v1::Endpoint> SqliteStore::CheckIn(const std::string& endpoint_id,
-                                                  const v1::Inventory& inventory,
-                                                  int64_t now_ms) {
+                                                  const v1::Inventory& inventory, int64_t now_ms) {
   v1::Endpoint out;
   absl::Status st = writer_->Run([&](Connection& c) -> absl::Status {
     ASSIGN_OR_RETURN(auto e, LoadEndpoint(c, endpoint_id, now_ms, options_));
@@ -322,10 +320,10 @@ absl::StatusOr<v1::Endpoint> SqliteStore::GetEndpoint(const std::string& id, int
 }
 
 absl::StatusOr<EndpointPage> SqliteStore::ListEndpoints(const EndpointFilter& f, int64_t now_ms) {
-  static const std::string sql = absl::StrCat(
-      "SELECT ", kEndpointColumns,
-      " FROM endpoints e LEFT JOIN runs r ON r.id = e.run_id "
-      "WHERE (?1 = 0 OR e.state = ?1) AND e.id > ?2 ORDER BY e.id LIMIT ?3");
+  static const std::string sql =
+      absl::StrCat("SELECT ", kEndpointColumns,
+                   " FROM endpoints e LEFT JOIN runs r ON r.id = e.run_id "
+                   "WHERE (?1 = 0 OR e.state = ?1) AND e.id > ?2 ORDER BY e.id LIMIT ?3");
   int page_size = f.page_size <= 0 ? 100 : std::min(f.page_size, 1000);
   EndpointPage page;
   RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
@@ -348,12 +346,12 @@ absl::StatusOr<EndpointPage> SqliteStore::ListEndpoints(const EndpointFilter& f,
 absl::StatusOr<std::vector<v1::JobInfo>> SqliteStore::ListJobs(const std::string& endpoint_id) {
   std::vector<v1::JobInfo> out;
   RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
-    ASSIGN_OR_RETURN(Stmt s, c.Prepare(
-                                 "SELECT j.id, j.run_id, j.seq, j.step_id, j.kind, j.state, "
-                                 "j.attempt, j.max_attempts, j.exit_code, j.message, j.updated_ms, "
-                                 "j.timed_out_attempts FROM jobs j JOIN endpoints e "
-                                 "ON e.id = j.endpoint_id AND (e.run_id = '' OR e.run_id = j.run_id) "
-                                 "WHERE j.endpoint_id = ? ORDER BY j.run_id, j.seq"));
+    ASSIGN_OR_RETURN(Stmt s,
+                     c.Prepare("SELECT j.id, j.run_id, j.seq, j.step_id, j.kind, j.state, "
+                               "j.attempt, j.max_attempts, j.exit_code, j.message, j.updated_ms, "
+                               "j.timed_out_attempts FROM jobs j JOIN endpoints e "
+                               "ON e.id = j.endpoint_id AND (e.run_id = '' OR e.run_id = j.run_id) "
+                               "WHERE j.endpoint_id = ? ORDER BY j.run_id, j.seq"));
     s.Bind(1, endpoint_id);
     while (true) {
       ASSIGN_OR_RETURN(bool row, s.Step());
@@ -437,11 +435,11 @@ absl::StatusOr<v1::StartRunResponse> SqliteStore::StartRun(const RunSpec& spec) 
                               OsDisplayName(e->os())));
         continue;
       }
-      ASSIGN_OR_RETURN(Stmt ins, c.Prepare(
-                                     "INSERT INTO jobs(id, run_id, endpoint_id, seq, step_count, "
-                                     "step, step_id, kind, state, max_attempts, backoff_s, "
-                                     "timeout_s, updated_ms) "
-                                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      ASSIGN_OR_RETURN(Stmt ins,
+                       c.Prepare("INSERT INTO jobs(id, run_id, endpoint_id, seq, step_count, "
+                                 "step, step_id, kind, state, max_attempts, backoff_s, "
+                                 "timeout_s, updated_ms) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
       int n = static_cast<int>(steps.size());
       for (int k = 0; k < n; ++k) {
         const v1::Step& step = spec.plan.steps(steps[k]);
@@ -491,12 +489,12 @@ absl::StatusOr<LeaseResult> SqliteStore::LeaseNextJob(const std::string& endpoin
   if (!any) return out;
   absl::Status st = writer_->Run([&](Connection& c) -> absl::Status {
     out = LeaseResult();
-    ASSIGN_OR_RETURN(Stmt s, c.Prepare(
-                                 "SELECT j.id, j.run_id, j.seq, j.step_count, j.step, j.state, "
-                                 "j.attempt, j.not_before_ms, j.timeout_s, r.plan_name, r.purpose, "
-                                 "r.params FROM jobs j JOIN runs r ON r.id = j.run_id "
-                                 "WHERE j.endpoint_id = ? AND j.state IN (2, 3) "
-                                 "ORDER BY j.seq LIMIT 1"));
+    ASSIGN_OR_RETURN(Stmt s,
+                     c.Prepare("SELECT j.id, j.run_id, j.seq, j.step_count, j.step, j.state, "
+                               "j.attempt, j.not_before_ms, j.timeout_s, r.plan_name, r.purpose, "
+                               "r.params FROM jobs j JOIN runs r ON r.id = j.run_id "
+                               "WHERE j.endpoint_id = ? AND j.state IN (2, 3) "
+                               "ORDER BY j.seq LIMIT 1"));
     s.Bind(1, endpoint_id);
     ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return absl::OkStatus();
@@ -526,8 +524,11 @@ absl::StatusOr<LeaseResult> SqliteStore::LeaseNextJob(const std::string& endpoin
     if (state == v1::JOB_STATE_QUEUED) {
       ASSIGN_OR_RETURN(Stmt e, c.Prepare("UPDATE endpoints SET current_seq = ?, "
                                          "current_step_id = ?, last_seen_ms = ? WHERE id = ?"));
-      RETURN_IF_ERROR(
-          e.Bind(1, job.seq()).Bind(2, job.step().id()).Bind(3, now_ms).Bind(4, endpoint_id).Exec());
+      RETURN_IF_ERROR(e.Bind(1, job.seq())
+                          .Bind(2, job.step().id())
+                          .Bind(3, now_ms)
+                          .Bind(4, endpoint_id)
+                          .Exec());
       RETURN_IF_ERROR(SetState(c, endpoint_id, RunningState(lj.purpose),
                                absl::StrCat("step ", job.seq(), "/", job.step_count(), " ",
                                             job.step().id(), " attempt ", job.attempt()),
@@ -547,11 +548,10 @@ absl::Status ApplyTransition(Connection& c, const std::string& endpoint_id,
                              const std::string& job_id, const std::string& run_id,
                              const JobView& view, const Transition& t, int exit_code,
                              const std::string& message, bool timed_out, int64_t now_ms) {
-  ASSIGN_OR_RETURN(Stmt j, c.Prepare(
-                               "UPDATE jobs SET state = ?, attempt = attempt + ?, "
-                               "not_before_ms = ?, lease_expires_ms = 0, exit_code = ?, "
-                               "message = ?, timed_out_attempts = timed_out_attempts + ?, "
-                               "updated_ms = ? WHERE id = ?"));
+  ASSIGN_OR_RETURN(Stmt j, c.Prepare("UPDATE jobs SET state = ?, attempt = attempt + ?, "
+                                     "not_before_ms = ?, lease_expires_ms = 0, exit_code = ?, "
+                                     "message = ?, timed_out_attempts = timed_out_attempts + ?, "
+                                     "updated_ms = ? WHERE id = ?"));
   RETURN_IF_ERROR(j.Bind(1, t.job_state)
                       .Bind(2, t.retry ? 1 : 0)
                       .Bind(3, t.retry ? now_ms + t.retry_delay_ms : 0)
@@ -564,7 +564,8 @@ absl::Status ApplyTransition(Connection& c, const std::string& endpoint_id,
   if (t.queue_next) {
     ASSIGN_OR_RETURN(Stmt n, c.Prepare("UPDATE jobs SET state = 2, updated_ms = ? "
                                        "WHERE run_id = ? AND endpoint_id = ? AND seq = ?"));
-    RETURN_IF_ERROR(n.Bind(1, now_ms).Bind(2, run_id).Bind(3, endpoint_id).Bind(4, view.seq + 1).Exec());
+    RETURN_IF_ERROR(
+        n.Bind(1, now_ms).Bind(2, run_id).Bind(3, endpoint_id).Bind(4, view.seq + 1).Exec());
   }
   return SetState(c, endpoint_id, t.endpoint_state, t.detail, t.error_class, now_ms);
 }
@@ -581,11 +582,11 @@ absl::StatusOr<ReportAck> SqliteStore::RecordReport(const std::string& endpoint_
     std::string run_id;
     v1::JobState state;
     {
-      ASSIGN_OR_RETURN(Stmt s, c.Prepare(
-                                   "SELECT j.endpoint_id, j.state, j.attempt, j.max_attempts, "
-                                   "j.backoff_s, j.seq, j.step_count, j.step_id, j.run_id, "
-                                   "r.purpose FROM jobs j JOIN runs r ON r.id = j.run_id "
-                                   "WHERE j.id = ?"));
+      ASSIGN_OR_RETURN(Stmt s,
+                       c.Prepare("SELECT j.endpoint_id, j.state, j.attempt, j.max_attempts, "
+                                 "j.backoff_s, j.seq, j.step_count, j.step_id, j.run_id, "
+                                 "r.purpose FROM jobs j JOIN runs r ON r.id = j.run_id "
+                                 "WHERE j.id = ?"));
       s.Bind(1, r.job_id());
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) return absl::NotFoundError(absl::StrCat("job ", r.job_id(), " not found"));
@@ -614,10 +615,10 @@ absl::StatusOr<ReportAck> SqliteStore::RecordReport(const std::string& endpoint_
     }
     ack.stale = state != v1::JOB_STATE_LEASED || view.attempt != r.attempt();
     {
-      ASSIGN_OR_RETURN(Stmt s, c.Prepare(
-                                   "INSERT INTO reports(job_id, attempt, endpoint_id, outcome, "
-                                   "exit_code, error_class, message, output_tail, duration_ms, "
-                                   "applied, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      ASSIGN_OR_RETURN(Stmt s,
+                       c.Prepare("INSERT INTO reports(job_id, attempt, endpoint_id, outcome, "
+                                 "exit_code, error_class, message, output_tail, duration_ms, "
+                                 "applied, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
       RETURN_IF_ERROR(s.Bind(1, r.job_id())
                           .Bind(2, r.attempt())
                           .Bind(3, endpoint_id)
@@ -634,14 +635,16 @@ absl::StatusOr<ReportAck> SqliteStore::RecordReport(const std::string& endpoint_
     if (r.has_inventory()) {
       ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE endpoints SET inventory = ?, last_seen_ms = ? "
                                          "WHERE id = ?"));
-      RETURN_IF_ERROR(
-          s.BindBlob(1, r.inventory().SerializeAsString()).Bind(2, now_ms).Bind(3, endpoint_id).Exec());
+      RETURN_IF_ERROR(s.BindBlob(1, r.inventory().SerializeAsString())
+                          .Bind(2, now_ms)
+                          .Bind(3, endpoint_id)
+                          .Exec());
     }
     if (ack.stale) return absl::OkStatus();
     StepResult result{r.outcome(), r.error_class(), r.exit_code(), r.message()};
     Transition t = Decide(view, result);
-    return ApplyTransition(c, endpoint_id, r.job_id(), run_id, view, t, r.exit_code(),
-                           r.message(), false, now_ms);
+    return ApplyTransition(c, endpoint_id, r.job_id(), run_id, view, t, r.exit_code(), r.message(),
+                           false, now_ms);
   });
   if (!st.ok()) return st;
   return ack;
@@ -657,11 +660,11 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::ExpireLeases(int64_t now_m
     };
     std::vector<Expired> expired;
     {
-      ASSIGN_OR_RETURN(Stmt s, c.Prepare(
-                                   "SELECT j.id, j.endpoint_id, j.run_id, j.attempt, "
-                                   "j.max_attempts, j.backoff_s, j.seq, j.step_count, j.step_id, "
-                                   "r.purpose FROM jobs j JOIN runs r ON r.id = j.run_id "
-                                   "WHERE j.state = 3 AND j.lease_expires_ms < ?"));
+      ASSIGN_OR_RETURN(Stmt s,
+                       c.Prepare("SELECT j.id, j.endpoint_id, j.run_id, j.attempt, "
+                                 "j.max_attempts, j.backoff_s, j.seq, j.step_count, j.step_id, "
+                                 "r.purpose FROM jobs j JOIN runs r ON r.id = j.run_id "
+                                 "WHERE j.state = 3 AND j.lease_expires_ms < ?"));
       s.Bind(1, now_ms);
       while (true) {
         ASSIGN_OR_RETURN(bool row, s.Step());
@@ -698,12 +701,12 @@ absl::Status SqliteStore::RecordCert(const CertRecord& cert) {
                                        "ON CONFLICT(serial) DO UPDATE SET revoked_ms = "
                                        "excluded.revoked_ms"));
     RETURN_IF_ERROR(s.Bind(1, cert.serial)
-        .Bind(2, cert.subject)
-        .Bind(3, cert.role)
-        .Bind(4, cert.issued_ms)
-        .Bind(5, cert.not_after_ms)
-        .Bind(6, cert.revoked_ms)
-        .Exec());
+                        .Bind(2, cert.subject)
+                        .Bind(3, cert.role)
+                        .Bind(4, cert.issued_ms)
+                        .Bind(5, cert.not_after_ms)
+                        .Bind(6, cert.revoked_ms)
+                        .Exec());
     if (cert.role != "agent" || cert.revoked_ms != 0) return absl::OkStatus();
     ASSIGN_OR_RETURN(Stmt e, c.Prepare("UPDATE endpoints SET cert_serial = ? WHERE id = ?"));
     return e.Bind(1, cert.serial).Bind(2, cert.subject).Exec();
@@ -728,9 +731,10 @@ absl::StatusOr<std::vector<CertRecord>> SqliteStore::ListCerts() {
 absl::Status SqliteStore::PutSecret(const std::string& name, const std::string& sealed,
                                     int64_t now_ms) {
   return writer_->Run([&](Connection& c) -> absl::Status {
-    ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO secrets(name, sealed, updated_ms) "
-                                       "VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
-                                       "sealed = excluded.sealed, updated_ms = excluded.updated_ms"));
+    ASSIGN_OR_RETURN(Stmt s,
+                     c.Prepare("INSERT INTO secrets(name, sealed, updated_ms) "
+                               "VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+                               "sealed = excluded.sealed, updated_ms = excluded.updated_ms"));
     return s.Bind(1, name).BindBlob(2, sealed).Bind(3, now_ms).Exec();
   });
 }

@@ -25,13 +25,11 @@ class SqliteStore : public Store {
   absl::StatusOr<v1::Endpoint> CheckIn(const std::string& endpoint_id,
                                        const v1::Inventory& inventory, int64_t now_ms) override;
   absl::StatusOr<v1::Endpoint> GetEndpoint(const std::string& id, int64_t now_ms) override;
-  absl::StatusOr<EndpointPage> ListEndpoints(const EndpointFilter& filter,
-                                             int64_t now_ms) override;
+  absl::StatusOr<EndpointPage> ListEndpoints(const EndpointFilter& filter, int64_t now_ms) override;
   absl::Status TouchEndpoints(const std::vector<std::string>& ids, int64_t now_ms) override;
   absl::StatusOr<std::vector<v1::JobInfo>> ListJobs(const std::string& endpoint_id) override;
   absl::StatusOr<v1::StartRunResponse> StartRun(const RunSpec& spec) override;
-  absl::StatusOr<LeaseResult> LeaseNextJob(const std::string& endpoint_id,
-                                           int64_t now_ms) override;
+  absl::StatusOr<LeaseResult> LeaseNextJob(const std::string& endpoint_id, int64_t now_ms) override;
   absl::StatusOr<ReportAck> RecordReport(const std::string& endpoint_id,
                                          const v1::ReportResultRequest& report,
                                          int64_t now_ms) override;

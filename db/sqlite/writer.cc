@@ -35,7 +35,8 @@ void Writer::Loop() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](Writer* w) ABSL_NO_THREAD_SAFETY_ANALYSIS { return w->stopping_ || !w->queue_.empty(); },
+          +[](Writer* w)
+               ABSL_NO_THREAD_SAFETY_ANALYSIS { return w->stopping_ || !w->queue_.empty(); },
           this));
       if (queue_.empty() && stopping_) return;
       while (!queue_.empty() && static_cast<int>(group.size()) < max_group_) {

@@ -77,7 +77,8 @@ class Validator {
               "must be 64 lowercase hex digits");
       }
     }
-    if (plan_.steps_size() == 0) Error(tree_, nullptr, -1, "steps", "a plan needs at least one step");
+    if (plan_.steps_size() == 0)
+      Error(tree_, nullptr, -1, "steps", "a plan needs at least one step");
     std::set<std::string> ids;
     const FieldDescriptor* steps_field = pd->FindFieldByName("steps");
     for (int i = 0; i < plan_.steps_size(); ++i) {
@@ -126,7 +127,8 @@ class Validator {
         Error(tree, field, index, path, absl::StrCat("\"", name, "\" is not a secret parameter"));
       } else if (secret_ref && !secrets_allowed) {
         Error(tree, field, index, path,
-              absl::StrCat("secret \"", name, "\" used as a plain parameter: secrets may only "
+              absl::StrCat("secret \"", name,
+                           "\" used as a plain parameter: secrets may only "
                            "appear in install_package.args"));
       }
       pos = end + 1;
@@ -153,9 +155,11 @@ class Validator {
     if (step.id().empty()) {
       Error(tree, f("id"), -1, path + ".id", "is required");
     } else if (!ids->insert(step.id()).second) {
-      Error(tree, f("id"), -1, path + ".id", absl::StrCat("duplicated step id \"", step.id(), "\""));
+      Error(tree, f("id"), -1, path + ".id",
+            absl::StrCat("duplicated step id \"", step.id(), "\""));
     }
-    if (step.kind() == v1::STEP_KIND_UNSPECIFIED) Error(tree, f("kind"), -1, path + ".kind", "is required");
+    if (step.kind() == v1::STEP_KIND_UNSPECIFIED)
+      Error(tree, f("kind"), -1, path + ".kind", "is required");
     if (step.platforms_size() == 0) {
       Error(tree, nullptr, -1, path + ".platforms", "a step needs at least one platform");
     }
@@ -176,13 +180,15 @@ class Validator {
             absl::StrCat("unknown parameter \"", step.when_param(), "\""));
     }
     if (step.timeout_seconds() < 0 || step.max_attempts() < 0 || step.backoff_seconds() < 0) {
-      Error(tree, nullptr, -1, path, "timeout_seconds, max_attempts and backoff_seconds must be >= 0");
+      Error(tree, nullptr, -1, path,
+            "timeout_seconds, max_attempts and backoff_seconds must be >= 0");
     }
-    const FieldDescriptor* action = step.GetReflection()->GetOneofFieldDescriptor(
-        step, sd->FindOneofByName("action"));
+    const FieldDescriptor* action =
+        step.GetReflection()->GetOneofFieldDescriptor(step, sd->FindOneofByName("action"));
     if (action == nullptr) {
-      Error(tree, nullptr, -1, path, "a step needs exactly one action (install_update, "
-                                     "install_package, set_proxy, check_service, ...)");
+      Error(tree, nullptr, -1, path,
+            "a step needs exactly one action (install_update, "
+            "install_package, set_proxy, check_service, ...)");
       return;
     }
     std::string apath = absl::StrCat(path, ".", action->name());
@@ -193,7 +199,8 @@ class Validator {
     switch (step.action_case()) {
       case v1::Step::kInstallUpdate: {
         const auto& a = step.install_update();
-        if (a.kb().rfind("KB", 0) != 0) Error(at, af(a, "kb"), -1, apath + ".kb", "must look like KB1234567");
+        if (a.kb().rfind("KB", 0) != 0)
+          Error(at, af(a, "kb"), -1, apath + ".kb", "must look like KB1234567");
         CheckArtifact(a.package(), step, at, af(a, "package"), apath + ".package");
         break;
       }
@@ -209,16 +216,20 @@ class Validator {
         if (step.set_proxy().target() == v1::SetProxy::TARGET_UNSPECIFIED) {
           Error(at, af(step.set_proxy(), "target"), -1, apath + ".target", "is required");
         }
-        CheckRefs(step.set_proxy().proxy(), false, at, af(step.set_proxy(), "proxy"), -1, apath + ".proxy");
+        CheckRefs(step.set_proxy().proxy(), false, at, af(step.set_proxy(), "proxy"), -1,
+                  apath + ".proxy");
         break;
       case v1::Step::kCheckService:
-        if (step.check_service().name().empty()) Error(at, nullptr, -1, apath + ".name", "is required");
+        if (step.check_service().name().empty())
+          Error(at, nullptr, -1, apath + ".name", "is required");
         break;
       case v1::Step::kCheckConnectivity:
-        if (step.check_connectivity().urls_size() == 0) Error(at, nullptr, -1, apath + ".urls", "needs at least one URL");
+        if (step.check_connectivity().urls_size() == 0)
+          Error(at, nullptr, -1, apath + ".urls", "needs at least one URL");
         for (int i = 0; i < step.check_connectivity().urls_size(); ++i) {
           CheckRefs(step.check_connectivity().urls(i), false, at,
-                    af(step.check_connectivity(), "urls"), i, absl::StrCat(apath, ".urls[", i, "]"));
+                    af(step.check_connectivity(), "urls"), i,
+                    absl::StrCat(apath, ".urls[", i, "]"));
         }
         break;
       case v1::Step::kRemoveWorkspace:
@@ -226,15 +237,18 @@ class Validator {
                   af(step.remove_workspace(), "workspace_id"), -1, apath + ".workspace_id");
         break;
       case v1::Step::kRunCommand:
-        if (step.run_command().argv_size() == 0) Error(at, nullptr, -1, apath + ".argv", "needs at least one element");
+        if (step.run_command().argv_size() == 0)
+          Error(at, nullptr, -1, apath + ".argv", "needs at least one element");
         for (int i = 0; i < step.run_command().argv_size(); ++i) {
           CheckRefs(step.run_command().argv(i), false, at, af(step.run_command(), "argv"), i,
                     absl::StrCat(apath, ".argv[", i, "]"));
         }
         break;
       case v1::Step::kRequirePrerequisite:
-        if (step.require_prerequisite().name().empty()) Error(at, nullptr, -1, apath + ".name", "is required");
-        if (!step.require_prerequisite().has_check()) Error(at, nullptr, -1, apath + ".check", "is required");
+        if (step.require_prerequisite().name().empty())
+          Error(at, nullptr, -1, apath + ".name", "is required");
+        if (!step.require_prerequisite().has_check())
+          Error(at, nullptr, -1, apath + ".check", "is required");
         break;
       default:
         break;
@@ -283,7 +297,8 @@ absl::StatusOr<v1::Plan> LoadPlanFile(const std::string& path) {
 
 absl::StatusOr<std::map<std::string, v1::Plan>> LoadPlanDir(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return absl::NotFoundError(absl::StrCat("plans directory ", dir, " cannot be opened"));
+  if (d == nullptr)
+    return absl::NotFoundError(absl::StrCat("plans directory ", dir, " cannot be opened"));
   std::vector<std::string> files;
   while (dirent* e = ::readdir(d)) {
     std::string name = e->d_name;

@@ -59,12 +59,24 @@ std::string ShortEnumName(const std::string& full, const std::string& prefix) {
 std::string OsDisplayName(const v1::OsFacts& os) {
   std::string product;
   switch (os.product()) {
-    case v1::OS_PRODUCT_WINDOWS_7: product = "Windows 7"; break;
-    case v1::OS_PRODUCT_WINDOWS_8_1: product = "Windows 8.1"; break;
-    case v1::OS_PRODUCT_WINDOWS_SERVER_2008_R2: product = "Windows Server 2008 R2"; break;
-    case v1::OS_PRODUCT_WINDOWS_10: product = "Windows 10"; break;
-    case v1::OS_PRODUCT_LINUX: product = "Linux"; break;
-    default: product = "unknown OS"; break;
+    case v1::OS_PRODUCT_WINDOWS_7:
+      product = "Windows 7";
+      break;
+    case v1::OS_PRODUCT_WINDOWS_8_1:
+      product = "Windows 8.1";
+      break;
+    case v1::OS_PRODUCT_WINDOWS_SERVER_2008_R2:
+      product = "Windows Server 2008 R2";
+      break;
+    case v1::OS_PRODUCT_WINDOWS_10:
+      product = "Windows 10";
+      break;
+    case v1::OS_PRODUCT_LINUX:
+      product = "Linux";
+      break;
+    default:
+      product = "unknown OS";
+      break;
   }
   std::string out = product;
   if (os.service_pack() > 0) absl::StrAppend(&out, " SP", os.service_pack());

@@ -27,7 +27,8 @@ TEST(StateMachine, SuccessQueuesNextOrFinishes) {
   off.purpose = v1::PLAN_PURPOSE_OFFBOARD;
   EXPECT_EQ(Decide(off, {v1::STEP_OUTCOME_SUCCEEDED, {}, 0, ""}).endpoint_state,
             v1::ENDPOINT_STATE_OFFBOARDED);
-  EXPECT_EQ(Decide(View(1, 1), {v1::STEP_OUTCOME_SKIPPED, {}, 0, ""}).job_state, v1::JOB_STATE_SKIPPED);
+  EXPECT_EQ(Decide(View(1, 1), {v1::STEP_OUTCOME_SKIPPED, {}, 0, ""}).job_state,
+            v1::JOB_STATE_SKIPPED);
 }
 
 TEST(StateMachine, RebootRequiredWaits) {

@@ -59,8 +59,8 @@ class StoreConformance : public ::testing::TestWithParam<Factory> {
   }
 
   std::string Enroll(const std::string& id, v1::OsProduct product = v1::OS_PRODUCT_WINDOWS_7) {
-    EnrollArgs a{"tok", Sha256Hex("s3cret"), id, Inv(product, "host-" + id), "serial-" + id,
-                 kNow + 1000, kNow};
+    EnrollArgs a{"tok",          Sha256Hex("s3cret"), id,  Inv(product, "host-" + id),
+                 "serial-" + id, kNow + 1000,         kNow};
     auto e = store_->Enroll(a);
     EXPECT_TRUE(e.ok()) << e.status();
     return id;
@@ -97,16 +97,18 @@ TEST_P(StoreConformance, EnrollmentConsumesTokenUsesAndAppliesLabels) {
   EXPECT_EQ(e->cert_serial(), "serial-e1");
   EXPECT_TRUE(e->online());
   for (int i = 2; i <= 8; ++i) Enroll("e" + std::to_string(i));
-  EnrollArgs fourth{"tok", Sha256Hex("s3cret"), "e9", Inv(v1::OS_PRODUCT_WINDOWS_7, "h"), "s4", 0, kNow};
+  EnrollArgs fourth{"tok", Sha256Hex("s3cret"), "e9", Inv(v1::OS_PRODUCT_WINDOWS_7, "h"), "s4", 0,
+                    kNow};
   EXPECT_EQ(store_->Enroll(fourth).status().code(), absl::StatusCode::kPermissionDenied);
-  EnrollArgs wrong{"tok", Sha256Hex("guess"), "e5", Inv(v1::OS_PRODUCT_WINDOWS_7, "h"), "s5", 0, kNow};
+  EnrollArgs wrong{"tok", Sha256Hex("guess"), "e5", Inv(v1::OS_PRODUCT_WINDOWS_7, "h"), "s5", 0,
+                   kNow};
   EXPECT_EQ(store_->Enroll(wrong).status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(store_->GetEndpoint("e9", kNow).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_P(StoreConformance, ExpiredTokenIsRefused) {
-  EnrollArgs late{"tok", Sha256Hex("s3cret"), "e1", Inv(v1::OS_PRODUCT_WINDOWS_7, "h"), "s", 0,
-                  kNow + 60'001};
+  EnrollArgs late{"tok", Sha256Hex("s3cret"), "e1", Inv(v1::OS_PRODUCT_WINDOWS_7, "h"), "s",
+                  0,     kNow + 60'001};
   auto r = store_->Enroll(late);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_NE(r.status().message().find("expired"), std::string::npos);
@@ -146,12 +148,14 @@ TEST_P(StoreConformance, StepsRunInOrderToOnboarded) {
   // Asking again re-delivers the held lease, not the next step.
   auto again = store_->LeaseNextJob("e1", kNow + 10);
   EXPECT_EQ(again->job->job.job_id(), l1->job->job.job_id());
-  ASSERT_TRUE(store_->RecordReport("e1", Report(l1->job->job, v1::STEP_OUTCOME_SUCCEEDED), kNow).ok());
+  ASSERT_TRUE(
+      store_->RecordReport("e1", Report(l1->job->job, v1::STEP_OUTCOME_SUCCEEDED), kNow).ok());
   auto l2 = store_->LeaseNextJob("e1", kNow);
   ASSERT_TRUE(l2->job);
   EXPECT_EQ(l2->job->job.step().id(), "second");
   EXPECT_EQ(l2->job->job.seq(), 2);
-  ASSERT_TRUE(store_->RecordReport("e1", Report(l2->job->job, v1::STEP_OUTCOME_SKIPPED), kNow).ok());
+  ASSERT_TRUE(
+      store_->RecordReport("e1", Report(l2->job->job, v1::STEP_OUTCOME_SKIPPED), kNow).ok());
   auto e = store_->GetEndpoint("e1", kNow);
   EXPECT_EQ(e->state(), v1::ENDPOINT_STATE_ONBOARDED);
   EXPECT_EQ(e->current_step(), 2);
@@ -193,7 +197,8 @@ TEST_P(StoreConformance, FailureRetriesWithBackoffThenFails) {
   auto l2 = store_->LeaseNextJob("e1", kNow + 10'000);
   ASSERT_TRUE(l2->job);
   EXPECT_EQ(l2->job->job.attempt(), 2);
-  store_->RecordReport("e1", Report(l2->job->job, v1::STEP_OUTCOME_FAILED), kNow + 10'000).IgnoreError();
+  store_->RecordReport("e1", Report(l2->job->job, v1::STEP_OUTCOME_FAILED), kNow + 10'000)
+      .IgnoreError();
   auto e = store_->GetEndpoint("e1", kNow);
   EXPECT_EQ(e->state(), v1::ENDPOINT_STATE_FAILED);
   EXPECT_EQ(e->error_class(), v1::ERROR_CLASS_EXIT_CODE);
@@ -226,7 +231,8 @@ TEST_P(StoreConformance, ExpiredLeasesTimeOutAndRequeue) {
   EXPECT_EQ((*jobs)[0].attempt(), 2);
   EXPECT_EQ((*jobs)[0].timed_out_attempts(), 1);
   // A report for the expired attempt arrives late: acknowledged, not applied.
-  auto late = store_->RecordReport("e1", Report(l->job->job, v1::STEP_OUTCOME_SUCCEEDED), kNow + 70'000);
+  auto late =
+      store_->RecordReport("e1", Report(l->job->job, v1::STEP_OUTCOME_SUCCEEDED), kNow + 70'000);
   EXPECT_TRUE(late->stale);
   EXPECT_EQ((*store_->ListJobs("e1"))[0].state(), v1::JOB_STATE_QUEUED);
   store_->LeaseNextJob("e1", kNow + 80'000).IgnoreError();
@@ -277,13 +283,15 @@ TEST_P(StoreConformance, SecretsAndCertificates) {
   EXPECT_EQ(certs->size(), 2u);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Sqlite, StoreConformance, ::testing::Values(Factory([](const std::string& dir, StoreOptions o) {
-      auto s = SqliteStore::Open(dir + "/purser.db", true, o);
-      EXPECT_TRUE(s.ok()) << s.status();
-      return std::unique_ptr<Store>(s.ok() ? s->release() : nullptr);
-    })),
-    [](const ::testing::TestParamInfo<Factory>&) { return std::string("SqliteFile"); });
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance,
+                         ::testing::Values(Factory([](const std::string& dir, StoreOptions o) {
+                           auto s = SqliteStore::Open(dir + "/purser.db", true, o);
+                           EXPECT_TRUE(s.ok()) << s.status();
+                           return std::unique_ptr<Store>(s.ok() ? s->release() : nullptr);
+                         })),
+                         [](const ::testing::TestParamInfo<Factory>&) {
+                           return std::string("SqliteFile");
+                         });
 
 }  // namespace
 }  // namespace purser::db

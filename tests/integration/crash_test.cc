@@ -44,15 +44,19 @@ TEST(Crash, AgentKilledMidStepCompletesTheStepOnce) {
   auto restarted = StartAgent(server, state, *token_file, "win81-x64-ent", slow);
   ASSERT_TRUE(restarted.ok());
   std::string id;
-  ASSERT_TRUE(WaitUntil([&] {
-    auto list = server.List();
-    if (!list.ok() || list->empty()) return false;
-    id = list->front().id();
-    return list->front().state() == v1::ENDPOINT_STATE_ONBOARDED;
-  }, absl::Seconds(60))) << (*restarted)->Log();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto list = server.List();
+        if (!list.ok() || list->empty()) return false;
+        id = list->front().id();
+        return list->front().state() == v1::ENDPOINT_STATE_ONBOARDED;
+      },
+      absl::Seconds(60)))
+      << (*restarted)->Log();
 
   v1::SimMachine m;
-  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(Slurp(state + "/machine.textproto"), &m));
+  ASSERT_TRUE(
+      google::protobuf::TextFormat::ParseFromString(Slurp(state + "/machine.textproto"), &m));
   int installs = 0;
   for (const auto& i : m.install_log()) installs += i.what() == "KB3080149";
   EXPECT_EQ(installs, 1);
@@ -79,7 +83,8 @@ TEST(Crash, ServerKilledAfterAcknowledgingReportsLosesNone) {
   ASSERT_TRUE(token.ok());
   std::vector<RawAgent> agents;
   for (int i = 0; i < 4; ++i) {
-    auto a = EnrollRaw(server, *token, Win7Inventory("h" + std::to_string(i)), dir.Sub("a" + std::to_string(i)));
+    auto a = EnrollRaw(server, *token, Win7Inventory("h" + std::to_string(i)),
+                       dir.Sub("a" + std::to_string(i)));
     ASSERT_TRUE(a.ok()) << a.status();
     agents.push_back(std::move(*a));
   }

@@ -1,7 +1,6 @@
 // The server's data directory: initialised once, checked on every start, with
 // errors that name what is wrong; SIGTERM shuts down cleanly.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include "shared/files.h"

@@ -132,7 +132,8 @@ absl::StatusOr<Resp> Call(v1::OperatorService::Stub* stub, Method m, const Req& 
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   grpc::Status st = (stub->*m)(&ctx, req, &resp);
-  if (!st.ok()) return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+  if (!st.ok())
+    return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
   return resp;
 }
 using Stub = v1::OperatorService::Stub;
@@ -151,7 +152,8 @@ absl::StatusOr<std::string> TestServer::Token(int uses, int64_t ttl_seconds) {
 absl::StatusOr<std::string> TestServer::TokenFile(int uses) {
   auto token = Token(uses);
   if (!token.ok()) return token.status();
-  std::string path = absl::StrCat(root_, "/token.", starts_, ".", uses, ".", absl::ToUnixNanos(absl::Now()));
+  std::string path =
+      absl::StrCat(root_, "/token.", starts_, ".", uses, ".", absl::ToUnixNanos(absl::Now()));
   absl::Status st = WriteFileAtomic(path, *token, 0600);
   if (!st.ok()) return st;
   return path;
@@ -160,7 +162,8 @@ absl::StatusOr<std::string> TestServer::TokenFile(int uses) {
 absl::StatusOr<v1::GetEndpointResponse> TestServer::Get(const std::string& id) const {
   v1::GetEndpointRequest req;
   req.set_id(id);
-  return Call<v1::GetEndpointRequest, v1::GetEndpointResponse>(Admin().get(), &Stub::GetEndpoint, req);
+  return Call<v1::GetEndpointRequest, v1::GetEndpointResponse>(Admin().get(), &Stub::GetEndpoint,
+                                                               req);
 }
 
 absl::StatusOr<std::vector<v1::Endpoint>> TestServer::List() const {
@@ -183,11 +186,13 @@ absl::StatusOr<v1::StartRunResponse> TestServer::StartRun(
   return Call<v1::StartRunRequest, v1::StartRunResponse>(Admin().get(), &Stub::StartRun, req);
 }
 
-absl::StatusOr<std::map<std::string, std::string>> TestServer::OnboardParams(const std::string& key) {
+absl::StatusOr<std::map<std::string, std::string>> TestServer::OnboardParams(
+    const std::string& key) {
   v1::PutSecretRequest req;
   req.set_name("test-workspace-key");
   req.set_value(key);
-  auto resp = Call<v1::PutSecretRequest, v1::PutSecretResponse>(Admin().get(), &Stub::PutSecret, req);
+  auto resp =
+      Call<v1::PutSecretRequest, v1::PutSecretResponse>(Admin().get(), &Stub::PutSecret, req);
   if (!resp.ok()) return resp.status();
   return std::map<std::string, std::string>{{"workspace_id", "test-workspace"},
                                             {"workspace_key", "test-workspace-key"}};
@@ -198,15 +203,10 @@ absl::StatusOr<std::unique_ptr<Process>> StartAgent(const TestServer& server,
                                                     const std::string& token_file,
                                                     const std::string& profile,
                                                     std::vector<std::string> extra_flags) {
-  std::vector<std::string> argv = {PURSER_AGENT_BIN,
-                                   "--server=" + server.address(),
-                                   "--state_dir=" + state_dir,
-                                   "--ca=" + server.ca_path(),
-                                   "--token_file=" + token_file,
-                                   "--executor=sim",
-                                   "--sim_profile=" + profile,
-                                   "--sim_hostname=" + profile,
-                                   "--wait_seconds=5"};
+  std::vector<std::string> argv = {
+      PURSER_AGENT_BIN,           "--server=" + server.address(), "--state_dir=" + state_dir,
+      "--ca=" + server.ca_path(), "--token_file=" + token_file,   "--executor=sim",
+      "--sim_profile=" + profile, "--sim_hostname=" + profile,    "--wait_seconds=5"};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   std::filesystem::create_directories(state_dir);
   return Process::Spawn(argv, state_dir + ".log");

@@ -27,7 +27,8 @@ absl::StatusOr<v1::ReportResultResponse> Report(RawAgent& a, const v1::Job& job,
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   grpc::Status st = a.stub->ReportResult(&ctx, r, &ack);
-  if (!st.ok()) return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+  if (!st.ok())
+    return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
   return ack;
 }
 
@@ -81,10 +82,12 @@ TEST(Lease, UnansweredLeaseTimesOutThenIsRetried) {
   EXPECT_EQ(first.job().attempt(), 1);
 
   // Say nothing: the 1 s step + 0.3 s grace lease expires.
-  ASSERT_TRUE(WaitUntil([&] {
-    auto e = server.Get(id);
-    return e.ok() && e->jobs_size() == 1 && e->jobs(0).timed_out_attempts() == 1;
-  }, absl::Seconds(10)));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto e = server.Get(id);
+        return e.ok() && e->jobs_size() == 1 && e->jobs(0).timed_out_attempts() == 1;
+      },
+      absl::Seconds(10)));
   auto mid = server.Get(id);
   EXPECT_EQ(mid->jobs(0).state(), v1::JOB_STATE_QUEUED);
   EXPECT_EQ(mid->jobs(0).attempt(), 2);
@@ -99,8 +102,8 @@ TEST(Lease, UnansweredLeaseTimesOutThenIsRetried) {
 
   // After its backoff, attempt 2 is handed out and can succeed.
   v1::WaitForWorkResponse second;
-  ASSERT_TRUE(WaitUntil([&] { return Wait(*a, 3, &second).ok() && second.has_job(); },
-                        absl::Seconds(10)));
+  ASSERT_TRUE(
+      WaitUntil([&] { return Wait(*a, 3, &second).ok() && second.has_job(); }, absl::Seconds(10)));
   EXPECT_EQ(second.job().job_id(), first.job().job_id());
   EXPECT_EQ(second.job().attempt(), 2);
   ASSERT_TRUE(Report(*a, second.job(), v1::STEP_OUTCOME_SUCCEEDED).ok());
@@ -118,19 +121,23 @@ TEST(Lease, LastAttemptTimingOutFailsTheEndpoint) {
   ASSERT_TRUE(server.StartRun("lease-test", {id}, {}).ok());
   for (int attempt = 1; attempt <= 2; ++attempt) {
     v1::WaitForWorkResponse work;
-    ASSERT_TRUE(WaitUntil([&] { return Wait(*a, 3, &work).ok() && work.has_job(); },
-                          absl::Seconds(10)));
+    ASSERT_TRUE(
+        WaitUntil([&] { return Wait(*a, 3, &work).ok() && work.has_job(); }, absl::Seconds(10)));
     EXPECT_EQ(work.job().attempt(), attempt);
     // Hold the lease silently (polling again would re-deliver and extend it).
-    ASSERT_TRUE(WaitUntil([&] {
-      auto e = server.Get(id);
-      return e.ok() && e->jobs(0).timed_out_attempts() == attempt;
-    }, absl::Seconds(10)));
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          auto e = server.Get(id);
+          return e.ok() && e->jobs(0).timed_out_attempts() == attempt;
+        },
+        absl::Seconds(10)));
   }
-  ASSERT_TRUE(WaitUntil([&] {
-    auto e = server.Get(id);
-    return e.ok() && e->endpoint().state() == v1::ENDPOINT_STATE_FAILED;
-  }, absl::Seconds(10)));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto e = server.Get(id);
+        return e.ok() && e->endpoint().state() == v1::ENDPOINT_STATE_FAILED;
+      },
+      absl::Seconds(10)));
   auto e = server.Get(id);
   EXPECT_EQ(e->endpoint().error_class(), v1::ERROR_CLASS_TIMEOUT);
   EXPECT_EQ(e->jobs(0).state(), v1::JOB_STATE_TIMED_OUT);

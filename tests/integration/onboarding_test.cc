@@ -53,16 +53,19 @@ TEST(Onboarding, ThreeOsesOnboardAndUnsupportedStaysUntouched) {
   EXPECT_NE(run->skipped(0).reason().find("Windows 10"), std::string::npos);
 
   std::map<std::string, v1::Endpoint> by_host;
-  ASSERT_TRUE(WaitUntil([&] {
-    auto list = server.List();
-    if (!list.ok()) return false;
-    int done = 0;
-    for (const auto& e : *list) {
-      by_host[e.hostname()] = e;
-      done += e.state() == v1::ENDPOINT_STATE_ONBOARDED;
-    }
-    return done == 3;
-  }, absl::Seconds(60))) << server.Log();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto list = server.List();
+        if (!list.ok()) return false;
+        int done = 0;
+        for (const auto& e : *list) {
+          by_host[e.hostname()] = e;
+          done += e.state() == v1::ENDPOINT_STATE_ONBOARDED;
+        }
+        return done == 3;
+      },
+      absl::Seconds(60)))
+      << server.Log();
 
   for (const auto& p : {"win7-sp1-x64-ent", "win81-x64-ent", "win2008r2-sp1-x64"}) {
     SCOPED_TRACE(p);
@@ -98,7 +101,8 @@ TEST(Onboarding, ThreeOsesOnboardAndUnsupportedStaysUntouched) {
   // The workspace key reached the machines' installers, and nowhere else.
   server.Kill(SIGTERM);
   EXPECT_EQ(server.Wait(), 0);
-  for (const auto& file : {server.data_dir() + "/purser.db", server.data_dir() + "/purser.db-wal"}) {
+  for (const auto& file :
+       {server.data_dir() + "/purser.db", server.data_dir() + "/purser.db-wal"}) {
     EXPECT_EQ(Slurp(file).find(key), std::string::npos) << file;
   }
   EXPECT_EQ(server.Log().find(key), std::string::npos);

@@ -85,14 +85,16 @@ TEST(SimWindows, InjectedFaults) {
   faults.add_hung_kbs("KB4490628");
   faults.set_tls_interception(true);
   auto sim = Open(dir, "win7-sp1-x64-ent", &faults);
-  EXPECT_EQ(sim->Run(Update("KB3080149", "Windows6.1-KB3080149-x64.msu"), {}, absl::Seconds(5)).exit_code,
-            kExitFatal);
+  EXPECT_EQ(
+      sim->Run(Update("KB3080149", "Windows6.1-KB3080149-x64.msu"), {}, absl::Seconds(5)).exit_code,
+      kExitFatal);
   ActionResult hung =
       sim->Run(Update("KB4490628", "Windows6.1-KB4490628-x64.msu"), {}, absl::Milliseconds(200));
   EXPECT_EQ(hung.error_class, v1::ERROR_CLASS_TIMEOUT);
   v1::Step conn;
   conn.mutable_check_connectivity()->add_urls("${urls}");
-  ActionResult net = sim->Run(conn, {{"urls", "https://a.example, https://b.example"}}, absl::Seconds(5));
+  ActionResult net =
+      sim->Run(conn, {{"urls", "https://a.example, https://b.example"}}, absl::Seconds(5));
   EXPECT_EQ(net.error_class, v1::ERROR_CLASS_NETWORK);
   EXPECT_NE(net.message.find("TLS interception"), std::string::npos);
 }

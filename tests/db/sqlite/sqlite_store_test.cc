@@ -27,7 +27,8 @@ TEST(SqliteStore, NewerSchemaIsRefused) {
   ASSERT_TRUE(SqliteStore::Open(path, true).ok());
   {
     auto conn = Connection::Open(path, false);
-    ASSERT_TRUE((*conn)->ExecScript("INSERT INTO schema_migrations VALUES (999, 'future', 0)").ok());
+    ASSERT_TRUE(
+        (*conn)->ExecScript("INSERT INTO schema_migrations VALUES (999, 'future', 0)").ok());
   }
   auto st = SqliteStore::Open(path, false);
   EXPECT_EQ(st.status().code(), absl::StatusCode::kFailedPrecondition);

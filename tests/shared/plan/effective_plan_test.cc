@@ -54,8 +54,8 @@ TEST(EffectivePlan, Windows81) {
 TEST(EffectivePlan, UnsupportedOsGetsNothing) { EXPECT_EQ(Steps("win10-x64-ent"), ""); }
 
 TEST(EffectivePlan, ScepAndProxyBranchesFollowParameters) {
-  std::string s = Steps("win81-x64-ent", {{"scep", "true"}, {"set_winhttp_proxy", "true"},
-                                          {"proxy", "p:8080"}});
+  std::string s = Steps("win81-x64-ent",
+                        {{"scep", "true"}, {"set_winhttp_proxy", "true"}, {"proxy", "p:8080"}});
   EXPECT_EQ(s,
             "kb3080149-nt63-x64 scep-kb3209361-x64 scep-cloud-protection-advanced proxy-winhttp "
             "install-mma-x64 verify-connectivity verify-sense report-windefend");

@@ -44,7 +44,8 @@ TEST(PlanLoader, ErrorsNameFileLineAndField) {
        "bad.textproto:6: steps[0].platforms: a step needs at least one platform"},
       {"unknown artifact",
        "steps {\n  id: \"s\"\n  kind: STEP_KIND_PATCH\n" + platform +
-           "  artifacts: \"a.msu\"\n  install_update {\n    kb: \"KB1\"\n    package: \"b.msu\"\n  }\n}\n",
+           "  artifacts: \"a.msu\"\n  install_update {\n    kb: \"KB1\"\n    package: \"b.msu\"\n  "
+           "}\n}\n",
        "bad.textproto:13: steps[0].install_update.package: unknown artifact \"b.msu\""},
       {"secret as plain parameter",
        "steps {\n  id: \"s\"\n  kind: STEP_KIND_CONFIGURE\n" + platform +
@@ -63,8 +64,7 @@ TEST(PlanLoader, ErrorsNameFileLineAndField) {
            "  check_file { path: \"x\" }\n}\nsteps {\n  id: \"s\"\n  kind: STEP_KIND_VERIFY\n" +
            platform + "  check_file { path: \"x\" }\n}\n",
        "bad.textproto:13: steps[1].id: duplicated step id \"s\""},
-      {"missing kind",
-       "steps {\n  id: \"s\"\n" + platform + "  check_file { path: \"x\" }\n}\n",
+      {"missing kind", "steps {\n  id: \"s\"\n" + platform + "  check_file { path: \"x\" }\n}\n",
        "steps[0].kind: is required"},
   };
   for (const auto& c : cases) {
