@@ -16,8 +16,11 @@ absl::Status FromGrpc(const grpc::Status& st, const char* what) {
                       absl::StrCat(what, ": ", st.error_message()));
 }
 
+// Calls wait for the channel to (re)connect until their deadline instead of
+// failing fast, so a server back from a restart is used as soon as it listens.
 void SetDeadline(grpc::ClientContext* ctx, int seconds) {
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  ctx->set_wait_for_ready(true);
 }
 
 bool IsFinal(v1::EndpointState s) {

@@ -19,6 +19,7 @@ ABSL_FLAG(int64_t, lease_grace_ms, 30000, "time past a step's timeout before its
 ABSL_FLAG(int64_t, offline_after_ms, 180000, "an endpoint not seen this long is offline");
 ABSL_FLAG(int, max_wait_seconds, 30, "longest long poll");
 ABSL_FLAG(int, workers, 8, "worker threads for store calls");
+ABSL_FLAG(int64_t, agent_cert_seconds, 30LL * 24 * 3600, "lifetime of agent certificates");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("purser-server --data_dir=DIR --plans_dir=DIR [--listen=ADDR]");
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   o.offline_after_ms = absl::GetFlag(FLAGS_offline_after_ms);
   o.max_wait_seconds = absl::GetFlag(FLAGS_max_wait_seconds);
   o.workers = absl::GetFlag(FLAGS_workers);
+  o.agent_cert_seconds = absl::GetFlag(FLAGS_agent_cert_seconds);
   auto server = purser::server::Server::Start(o);
   if (!server.ok()) {
     std::cerr << "purser-server: " << server.status().message() << "\n";

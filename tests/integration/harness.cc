@@ -100,9 +100,10 @@ TestServer::TestServer(std::string root, std::vector<std::string> extra_flags)
 absl::Status TestServer::Start() {
   std::string port_file = root_ + "/port";
   ::unlink(port_file.c_str());
-  std::vector<std::string> argv = {PURSER_SERVER_BIN, "--data_dir=" + data_dir(),
-                                   "--plans_dir=" + root_ + "/plans", "--listen=127.0.0.1:0",
-                                   "--port_file=" + port_file};
+  // A restart keeps its port, as a real server would: agents reconnect to it.
+  std::vector<std::string> argv = {
+      PURSER_SERVER_BIN, "--data_dir=" + data_dir(), "--plans_dir=" + root_ + "/plans",
+      "--listen=127.0.0.1:" + std::to_string(port_), "--port_file=" + port_file};
   argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
   auto p = Process::Spawn(argv, absl::StrCat(root_, "/server.", starts_++, ".log"));
   if (!p.ok()) return p.status();

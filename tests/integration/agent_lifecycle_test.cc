@@ -1,0 +1,121 @@
+// The agent over its life: it renews its certificate before expiry, rides out
+// a server restart mid-run, and its operator sees it all through purserctl.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "google/protobuf/util/json_util.h"
+#include "purser/v1/operator.pb.h"
+#include "shared/x509.h"
+#include "tests/integration/harness.h"
+
+namespace purser::testing {
+namespace {
+
+// Runs purserctl with the admin identity; returns its exit code and stdout.
+int Ctl(const TestServer& server, const std::string& args, std::string* out) {
+  std::string cmd = std::string(PURSER_CTL_BIN) + " --server=" + server.address() +
+                    " --ca=" + server.ca_path() + " --cert=" + server.data_dir() +
+                    "/admin.pem --key=" + server.data_dir() + "/admin.key " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  out->clear();
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
+  int st = ::pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(AgentLifecycle, RenewsItsCertificateBeforeExpiry) {
+  TempDir dir;
+  // 60 s certificates (plus 5 min back-dating): under a third of life is left at once.
+  TestServer server(dir.path(), {"--agent_cert_seconds=60"});
+  ASSERT_TRUE(server.Start().ok());
+  auto token_file = server.TokenFile(1);
+  const std::string state = dir.Sub("agent");
+  auto agent = StartAgent(server, state, *token_file, "win81-x64-ent");
+  ASSERT_TRUE(agent.ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    return (*agent)->Log().find("certificate renewed") != std::string::npos;
+  })) << (*agent)->Log();
+  auto cert = ParseCert(Slurp(state + "/cert.pem"));
+  ASSERT_TRUE(cert.ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    auto list = server.List();
+    return list.ok() && list->size() == 1 && list->front().cert_serial() == cert->serial_hex;
+  })) << "the server does not know the renewed certificate";
+  // The renewed identity still works: the agent keeps polling with it.
+  auto params = server.OnboardParams("renewal-test-key");
+  ASSERT_TRUE(server.StartRun("mde-downlevel-onboard", {}, *params).ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    auto list = server.List();
+    return list.ok() && list->front().state() == v1::ENDPOINT_STATE_ONBOARDED;
+  }));
+}
+
+TEST(AgentLifecycle, RidesOutAServerRestartMidRun) {
+  TempDir dir;
+  TestServer server(dir.path());
+  ASSERT_TRUE(server.Start().ok());
+  auto token_file = server.TokenFile(1);
+  auto agent = StartAgent(server, dir.Sub("a"), *token_file, "win7-sp1-x64-ent",
+                          {"--sim_faults=slow_step_ms: 400"});
+  ASSERT_TRUE(agent.ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    auto l = server.List();
+    return l.ok() && l->size() == 1;
+  }));
+  auto params = server.OnboardParams("restart-test-key");
+  ASSERT_TRUE(server.StartRun("mde-downlevel-onboard", {}, *params).ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    auto l = server.List();
+    return l.ok() && l->front().current_step() >= 3;
+  }));
+  server.Kill(SIGKILL);
+  server.Wait();
+  absl::SleepFor(absl::Seconds(1));  // the agent notices and backs off
+  ASSERT_TRUE(server.Start().ok());
+  auto& again = agent;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto l = server.List();
+        return l.ok() && l->front().state() == v1::ENDPOINT_STATE_ONBOARDED;
+      },
+      absl::Seconds(90)))
+      << (*again)->Log();
+}
+
+TEST(AgentLifecycle, PurserctlTablesJsonAndExitCodes) {
+  TempDir dir;
+  TestServer server(dir.path());
+  ASSERT_TRUE(server.Start().ok());
+  auto token_file = server.TokenFile(2);
+  auto a = StartAgent(server, dir.Sub("a"), *token_file, "win81-x64-ent");
+  auto b = StartAgent(server, dir.Sub("b"), *token_file, "win10-x64-ent");
+  ASSERT_TRUE(WaitUntil([&] {
+    auto l = server.List();
+    return l.ok() && l->size() == 2;
+  }));
+  std::string out;
+  ASSERT_EQ(Ctl(server, "endpoints list -o json", &out), 0) << out;
+  v1::ListEndpointsResponse parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &parsed).ok()) << out;
+  EXPECT_EQ(parsed.endpoints_size(), 2);
+  ASSERT_EQ(Ctl(server, "endpoints list --state UNSUPPORTED", &out), 0);
+  EXPECT_NE(out.find("win10-x64-ent"), std::string::npos) << out;
+  EXPECT_EQ(out.find("win81-x64-ent"), std::string::npos) << out;
+  EXPECT_EQ(Ctl(server, "endpoints get 0123456789abcdef", &out), 5) << out;
+  EXPECT_EQ(Ctl(server, "run start --plan nope --all", &out), 5) << out;
+  EXPECT_EQ(Ctl(server, "frobnicate", &out), 2) << out;
+  EXPECT_EQ(Ctl(server, "token create --out " + dir.Sub("t.txt"), &out), 0) << out;
+  std::string token = Slurp(dir.Sub("t.txt"));
+  ASSERT_FALSE(token.empty());
+  EXPECT_EQ(out.find(token.substr(0, token.size() - 1)), std::string::npos) << "token printed";
+  server.Kill(SIGTERM);
+  server.Wait();
+  EXPECT_EQ(Ctl(server, "endpoints list", &out), 3) << out;
+  EXPECT_NE(out.find("unreachable"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace purser::testing
