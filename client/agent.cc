@@ -36,7 +36,8 @@ Agent::Agent(AgentOptions options, Identity identity, Executor* executor)
       identity_(std::move(identity)),
       executor_(executor),
       journal_(absl::StrCat(options_.state_dir, "/journal")),
-      backoff_(options_.backoff_initial_ms, options_.backoff_max_ms) {
+      backoff_(options_.backoff_initial_ms, options_.backoff_max_ms),
+      cache_(absl::StrCat(options_.state_dir, "/cache")) {
   Connect();
 }
 
@@ -77,16 +78,9 @@ absl::Status Agent::ReportJournaled(const std::atomic<bool>& stop) {
               resp.duplicate() ? " (already recorded)"
               : resp.stale()   ? " (stale)"
                                : "");
-      bool reboot = j->reboot_after_ack() && !resp.stale();
       absl::Status cleared = journal_.Clear();
       if (!cleared.ok()) return cleared;
       backoff_.Reset();
-      if (reboot) {
-        LogInfo("rebooting as the step asked");
-        absl::Status rb = executor_->Reboot();
-        if (!rb.ok()) return rb;  // the machine is gone; the lease will time out
-        rebooted_ = true;
-      }
       return absl::OkStatus();
     }
     if (st.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
@@ -120,7 +114,8 @@ absl::Status Agent::RunJob(const v1::Job& job, const std::atomic<bool>& stop) {
   LogInfo("step %d/%d %s (%s) attempt %d", job.seq(), job.step_count(), job.step().id(),
           v1::StepKind_Name(job.step().kind()), job.attempt());
   absl::Time t0 = absl::Now();
-  ActionResult r = ExecuteStep(*executor_, job);
+  ActionResult r = Stage(job);
+  if (r.outcome == v1::STEP_OUTCOME_UNSPECIFIED) r = ExecuteStep(*executor_, staged_job_);
   v1::Journal done = started;
   done.set_phase(v1::Journal::PHASE_DONE);
   v1::ReportResultRequest* rep = done.mutable_result();
@@ -135,10 +130,29 @@ absl::Status Agent::RunJob(const v1::Job& job, const std::atomic<bool>& stop) {
   *rep->mutable_inventory() = executor_->Inventory();
   rep->mutable_inventory()->set_agent_nonce(identity_.nonce);
   rep->mutable_inventory()->set_agent_version(PURSER_VERSION);
-  done.set_reboot_after_ack(r.outcome == v1::STEP_OUTCOME_REBOOT_REQUIRED);
+
   if (absl::Status st = journal_.Save(done); !st.ok()) return st;
   LogInfo("step %s: %s %s", job.step().id(), v1::StepOutcome_Name(r.outcome), r.message);
   return ReportJournaled(stop);
+}
+
+ActionResult Agent::Stage(const v1::Job& job) {
+  // Phase one of the guide's two: every file the remaining steps need, verified.
+  staged_job_ = job;
+  ActionResult r;
+  for (const auto& list : {job.stage(), job.artifacts()}) {
+    for (const auto& a : list) {
+      auto path = cache_.Ensure(stub_.get(), a);
+      if (!path.ok()) {
+        r.outcome = v1::STEP_OUTCOME_FAILED;
+        r.error_class = v1::ERROR_CLASS_ARTIFACT;
+        r.message = std::string(path.status().message());
+        return r;
+      }
+      (*staged_job_.mutable_params())["artifact:" + a.name()] = *path;
+    }
+  }
+  return r;
 }
 
 absl::Status Agent::MaybeRenew() {
@@ -173,10 +187,6 @@ absl::Status Agent::Run(const std::atomic<bool>& stop) {
   bool checked_in = false;
   v1::EndpointState state = v1::ENDPOINT_STATE_UNSPECIFIED;
   while (!stop) {
-    if (rebooted_) {
-      rebooted_ = false;
-      checked_in = false;
-    }
     if (!checked_in) {
       absl::Status st = CheckIn(&state);
       if (!st.ok()) {
@@ -214,6 +224,12 @@ absl::Status Agent::Run(const std::atomic<bool>& stop) {
       continue;
     }
     backoff_.Reset();
+    if (resp.reboot()) {
+      LogInfo("rebooting: a step asked for it and the run's policy allows it now");
+      if (absl::Status rb = executor_->Reboot(); !rb.ok()) return rb;  // never came back
+      checked_in = false;  // a new boot: report the new inventory first
+      continue;
+    }
     if (resp.has_job()) {
       if (absl::Status st = RunJob(resp.job(), stop); !st.ok()) return st;
       continue;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "client/artifact_cache.h"
 #include "client/connection.h"
 #include "client/executor.h"
 #include "client/journal.h"
@@ -40,6 +41,9 @@ class Agent {
   absl::Status ReportJournaled(const std::atomic<bool>& stop);
   absl::Status RunJob(const v1::Job& job, const std::atomic<bool>& stop);
   absl::Status MaybeRenew();
+  // Downloads the job's artifacts; the job with their local paths in params
+  // ("artifact:<name>") goes to staged_job_. A failure comes back as a result.
+  ActionResult Stage(const v1::Job& job);
   void Connect();
   void Sleep(int64_t ms, const std::atomic<bool>& stop);
 
@@ -49,7 +53,8 @@ class Agent {
   JournalFile journal_;
   Backoff backoff_;
   std::unique_ptr<v1::AgentService::Stub> stub_;
-  bool rebooted_ = false;  // check in again: the machine just booted
+  ArtifactCache cache_;
+  v1::Job staged_job_;
 };
 
 }  // namespace purser::client

@@ -15,6 +15,16 @@ bool IsBusy(v1::EndpointState state) {
          state == v1::ENDPOINT_STATE_WAITING_REBOOT || state == v1::ENDPOINT_STATE_OFFBOARDING;
 }
 
+bool InRebootWindow(const v1::RebootPolicy& policy, int64_t now_ms, int64_t* opens_in_ms) {
+  *opens_in_ms = 0;
+  if (policy.mode() != v1::RebootPolicy::MODE_MAINTENANCE_WINDOW) return true;
+  int64_t minute = (now_ms / 60'000) % 1440;
+  int64_t start = policy.window_start_minute(), end = policy.window_end_minute();
+  bool in = start <= end ? (minute >= start && minute < end) : (minute >= start || minute < end);
+  if (!in) *opens_in_ms = ((start - minute + 1440) % 1440) * 60'000 - now_ms % 60'000;
+  return in;
+}
+
 Transition Decide(const JobView& job, const StepResult& result) {
   Transition t;
   bool last = job.seq >= job.step_count;

@@ -19,6 +19,10 @@ struct JobView {
   v1::PlanPurpose purpose = v1::PLAN_PURPOSE_ONBOARD;
 };
 
+// Whether `now_ms` falls in the policy's daily window (always true but for
+// MODE_MAINTENANCE_WINDOW); otherwise how long until it opens.
+bool InRebootWindow(const v1::RebootPolicy& policy, int64_t now_ms, int64_t* opens_in_ms);
+
 struct StepResult {
   v1::StepOutcome outcome = v1::STEP_OUTCOME_UNSPECIFIED;
   v1::ErrorClass error_class = v1::ERROR_CLASS_UNSPECIFIED;

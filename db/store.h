@@ -54,6 +54,8 @@ struct RunSpec {
   bool all_endpoints = false;
   std::string created_by;
   int64_t now_ms = 0;
+  v1::RebootPolicy reboot_policy;
+  std::map<std::string, std::string> artifacts;  // name -> sha256, resolved at start
 };
 
 // A job handed to an agent, before the server fills in secret values.
@@ -66,7 +68,8 @@ struct LeasedJob {
 
 struct LeaseResult {
   std::optional<LeasedJob> job;
-  int64_t retry_after_ms = 0;  // when a queued job waits for its backoff
+  int64_t retry_after_ms = 0;  // when a queued job waits for its backoff or a window
+  bool reboot = false;         // reboot first: a step asked for it and the policy allows it now
 };
 
 struct ReportAck {
@@ -126,6 +129,8 @@ class Store {
   virtual absl::StatusOr<ReportAck> RecordReport(const std::string& endpoint_id,
                                                  const v1::ReportResultRequest& report,
                                                  int64_t now_ms) = 0;
+  // Lets endpoints waiting under an operator reboot policy reboot; returns how many wait.
+  virtual absl::StatusOr<int> AllowReboot(const std::vector<std::string>& ids) = 0;
   // Marks expired leases TIMED_OUT (a failed attempt); requeues those with
   // attempts left. Returns the endpoints that have work again.
   virtual absl::StatusOr<std::vector<std::string>> ExpireLeases(int64_t now_ms) = 0;
@@ -133,6 +138,10 @@ class Store {
   // Certificates.
   virtual absl::Status RecordCert(const CertRecord& cert) = 0;
   virtual absl::StatusOr<std::vector<CertRecord>> ListCerts() = 0;
+
+  // Artifacts (the bytes live beside the store, by SHA-256).
+  virtual absl::Status PutArtifact(const v1::ArtifactInfo& info) = 0;
+  virtual absl::StatusOr<std::vector<v1::ArtifactInfo>> ListArtifacts() = 0;
 
   // Secrets, sealed by the caller; the store never sees plaintext.
   virtual absl::Status PutSecret(const std::string& name, const std::string& sealed,

@@ -11,9 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "client/sim/profiles.h"
 #include "grpcpp/client_context.h"
 #include "purser/v1/operator.grpc.pb.h"
 #include "purserctl/output.h"
+#include "shared/crypto.h"
 #include "shared/files.h"
 #include "shared/grpc_options.h"
 #include "shared/plan/effective_plan.h"
@@ -36,6 +38,10 @@ ABSL_FLAG(std::string, ttl, "24h", "token create: lifetime");
 ABSL_FLAG(std::vector<std::string>, labels, {}, "token create: labels k=v for its endpoints");
 ABSL_FLAG(std::string, out, "", "token create: file to write the token to (mode 0600)");
 ABSL_FLAG(std::string, from_file, "", "secret put: file holding the value");
+ABSL_FLAG(std::string, reboot, "now",
+          "run start: reboot policy: now, operator, or window:HH:MM-HH:MM (UTC)");
+ABSL_FLAG(std::string, name, "", "artifact upload: name (default: the file's name)");
+ABSL_FLAG(std::string, os, "", "plan show: a simulated profile, e.g. win7-sp1-x64-ent");
 
 namespace {
 
@@ -48,7 +54,11 @@ Commands:
   token create --out FILE [--uses N] [--ttl 24h] [--labels k=v,...]
   endpoints list [--state STATE] [--page_size N] [-o json]
   endpoints get ID [-o json]
-  run start --plan NAME (--endpoints ID,... | --all) [--params k=v,...]
+    run start --plan NAME (--endpoints ID,... | --all) [--params k=v,...]
+            [--reboot now|operator|window:22:00-04:00]
+  reboot allow ID...
+  artifact upload FILE... [--name NAME]
+  artifact list [-o json]
   secret put NAME --from_file FILE
   plans list [-o json]
   plan validate FILE
@@ -120,6 +130,32 @@ class Client {
     return (stub_.get()->*method)(&ctx, req, resp);
   }
 
+  // Streams a file to the server in 256 KiB chunks.
+  absl::StatusOr<v1::ArtifactInfo> Upload(const std::string& path, std::string name) {
+    auto data = purser::ReadFile(path);
+    if (!data.ok()) return data.status();
+    if (name.empty()) name = path.substr(path.find_last_of('/') + 1);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(30));
+    v1::ArtifactInfo info;
+    auto writer = stub_->UploadArtifact(&ctx, &info);
+    v1::UploadArtifactRequest header;
+    header.mutable_header()->set_name(name);
+    header.mutable_header()->set_size(static_cast<int64_t>(data->size()));
+    header.mutable_header()->set_sha256(purser::Sha256Hex(*data));
+    bool ok = writer->Write(header);
+    for (size_t off = 0; ok && off < data->size(); off += 256 * 1024) {
+      v1::UploadArtifactRequest chunk;
+      chunk.set_chunk(data->substr(off, 256 * 1024));
+      ok = writer->Write(chunk);
+    }
+    writer->WritesDone();
+    grpc::Status st = writer->Finish();
+    if (!st.ok())
+      return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+    return info;
+  }
+
  private:
   explicit Client(std::unique_ptr<v1::OperatorService::Stub> stub) : stub_(std::move(stub)) {}
   std::unique_ptr<v1::OperatorService::Stub> stub_;
@@ -138,6 +174,35 @@ int PlanCommand(const std::vector<char*>& args) {
   if (verb == "validate") {
     std::cout << file << ": plan \"" << plan->name() << "\" is valid (" << plan->steps_size()
               << " steps)\n";
+    return 0;
+  }
+  if (verb == "show") {
+    auto machine = purser::client::sim::MakeProfile(absl::GetFlag(FLAGS_os), "");
+    if (!machine.ok()) return Usage(absl::StrCat("--os: ", machine.status().message()));
+    std::map<std::string, std::string> given = KeyValues(absl::GetFlag(FLAGS_params));
+    for (const auto& p : plan->params()) {
+      if (p.required() && !given.count(p.name())) given[p.name()] = "<" + p.name() + ">";
+    }
+    auto params = purser::ResolveParams(*plan, given);
+    if (!params.ok()) return Usage(std::string(params.status().message()));
+    const purser::v1::OsFacts& os = machine->inventory().os();
+    std::cout << plan->name() << " on " << purser::OsDisplayName(os);
+    if (!purser::IsSupportedOs(os))
+      std::cout << " (unsupported: " << purser::UnsupportedReason(os) << ")";
+    std::cout << "\n";
+    std::vector<std::vector<std::string>> rows = {
+        {"#", "STEP", "KIND", "ACTION", "SKIP IF", "DESCRIPTION"}};
+    int n = 0;
+    for (int i : purser::EffectiveSteps(*plan, os, *params)) {
+      const auto& s = plan->steps(i);
+      const auto* field = s.GetReflection()->GetOneofFieldDescriptor(
+          s, s.GetDescriptor()->FindOneofByName("action"));
+      rows.push_back({absl::StrCat(++n), s.id(),
+                      purser::ShortEnumName(v1::StepKind_Name(s.kind()), "STEP_KIND_"),
+                      field ? field->name() : "-",
+                      s.has_skip_if() ? s.skip_if().ShortDebugString() : "", s.description()});
+    }
+    std::cout << purser::ctl::FormatTable(rows);
     return 0;
   }
   return Usage(absl::StrCat("plan: unknown verb ", verb));
@@ -240,6 +305,20 @@ int Main(const std::vector<char*>& args) {
     req.set_all_endpoints(absl::GetFlag(FLAGS_all));
     for (const auto& [k, v] : KeyValues(absl::GetFlag(FLAGS_params)))
       (*req.mutable_params())[k] = v;
+    std::string reboot = absl::GetFlag(FLAGS_reboot);
+    auto* policy = req.mutable_reboot_policy();
+    int h1, m1, h2, m2;
+    if (reboot == "now") {
+      policy->set_mode(v1::RebootPolicy::MODE_NOW);
+    } else if (reboot == "operator") {
+      policy->set_mode(v1::RebootPolicy::MODE_OPERATOR);
+    } else if (std::sscanf(reboot.c_str(), "window:%d:%d-%d:%d", &h1, &m1, &h2, &m2) == 4) {
+      policy->set_mode(v1::RebootPolicy::MODE_MAINTENANCE_WINDOW);
+      policy->set_window_start_minute(h1 * 60 + m1);
+      policy->set_window_end_minute(h2 * 60 + m2);
+    } else {
+      return Usage("--reboot: now, operator, or window:HH:MM-HH:MM");
+    }
     v1::StartRunResponse resp;
     grpc::Status st = client->Call(&Stub::StartRun, req, &resp);
     if (!st.ok()) return ExitFor(st);
@@ -268,6 +347,43 @@ int Main(const std::vector<char*>& args) {
     grpc::Status st = client->Call(&Stub::PutSecret, req, &resp);
     if (!st.ok()) return ExitFor(st);
     std::cout << "secret " << args[2] << " stored\n";
+    return 0;
+  }
+  if (noun == "reboot" && verb == "allow") {
+    v1::AllowRebootRequest req;
+    for (size_t i = 2; i < args.size(); ++i) req.add_endpoint_ids(args[i]);
+    if (req.endpoint_ids().empty()) return Usage("reboot allow: give endpoint ids");
+    v1::AllowRebootResponse resp;
+    grpc::Status st = client->Call(&Stub::AllowReboot, req, &resp);
+    if (!st.ok()) return ExitFor(st);
+    std::cout << resp.allowed() << " endpoints may reboot\n";
+    return 0;
+  }
+  if (noun == "artifact" && verb == "upload") {
+    if (args.size() < 3) return Usage("artifact upload: give files");
+    for (size_t i = 2; i < args.size(); ++i) {
+      auto info = client->Upload(args[i], args.size() == 3 ? absl::GetFlag(FLAGS_name) : "");
+      if (!info.ok()) {
+        std::cerr << "purserctl: " << args[i] << ": " << info.status().message() << "\n";
+        return info.status().code() == absl::StatusCode::kUnavailable ? 3 : 1;
+      }
+      std::cout << info->name() << "  " << info->sha256() << "  " << info->size() << " bytes\n";
+    }
+    return 0;
+  }
+  if (noun == "artifact" && verb == "list") {
+    v1::ListArtifactsResponse resp;
+    grpc::Status st = client->Call(&Stub::ListArtifacts, v1::ListArtifactsRequest(), &resp);
+    if (!st.ok()) return ExitFor(st);
+    if (json) {
+      std::cout << ToJson(resp);
+    } else {
+      std::vector<std::vector<std::string>> rows = {{"NAME", "SHA256", "SIZE", "BY"}};
+      for (const auto& a : resp.artifacts()) {
+        rows.push_back({a.name(), a.sha256(), absl::StrCat(a.size()), a.uploaded_by()});
+      }
+      std::cout << purser::ctl::FormatTable(rows);
+    }
     return 0;
   }
   if (noun == "plans" && verb == "list") {

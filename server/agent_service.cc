@@ -53,6 +53,13 @@ void ProcessWait(ServerCore* core, WaitReactor* r) {
     if (core->waiters.Take(r)) r->Finish(ToGrpc(lease.status()));
     return;
   }
+  if (lease->reboot) {
+    if (!core->waiters.Take(r)) return;
+    r->resp_->set_reboot(true);
+    LogInfo("%s: reboot now", r->endpoint);
+    r->Finish(grpc::Status::OK);
+    return;
+  }
   if (!lease->job) {
     if (lease->retry_after_ms > 0) core->waiters.ShortenDeadline(r, now + lease->retry_after_ms);
     return;  // parked; notify, expiry or cancel finishes it

@@ -23,6 +23,10 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   grpc::ServerUnaryReactor* RenewCertificate(grpc::CallbackServerContext* ctx,
                                              const v1::RenewCertificateRequest* req,
                                              v1::RenewCertificateResponse* resp) override;
+  grpc::ServerWriteReactor<v1::ArtifactChunk>* DownloadArtifact(
+      grpc::CallbackServerContext* ctx, const v1::DownloadArtifactRequest* req) override {
+    return NewDownloadReactor(core_, ctx, req);
+  }
 
  private:
   ServerCore* core_;

@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "db/store.h"
 #include "grpcpp/support/status.h"
+#include "server/artifacts.h"
 #include "server/authz.h"
 #include "server/ca.h"
 #include "server/secrets.h"
@@ -41,6 +42,7 @@ struct ServerCore {
   std::unique_ptr<db::Store> store;
   std::unique_ptr<CertificateAuthority> ca;
   std::unique_ptr<SecretBox> secrets;
+  std::unique_ptr<ArtifactStore> artifacts;
   std::map<std::string, v1::Plan> plans;
   Authorizer authz;
   Waiters waiters;

@@ -124,6 +124,15 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::StartRun(grpc::CallbackServerCont
           params->erase(it);
         }
         spec.params.insert(params->begin(), params->end());
+        const v1::RebootPolicy& policy = req->reboot_policy();
+        if (policy.window_start_minute() < 0 || policy.window_start_minute() >= 1440 ||
+            policy.window_end_minute() < 0 || policy.window_end_minute() >= 1440) {
+          return absl::InvalidArgumentError("reboot_policy: window minutes must be 0..1439 (UTC)");
+        }
+        spec.reboot_policy = policy;
+        auto artifacts = core_->artifacts->Resolve(plan->second);
+        if (!artifacts.ok()) return artifacts.status();
+        spec.artifacts = *artifacts;
         spec.run_id = absl::StrCat("r-", RandomHex(4));
         spec.plan = plan->second;
         spec.endpoint_ids = {req->endpoint_ids().begin(), req->endpoint_ids().end()};
@@ -153,6 +162,32 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::ListPlans(grpc::CallbackServerCon
                                                          v1::ListPlansResponse* resp) {
   return OnPool(core_, ctx, Role::kViewer, "ListPlans", [this, resp](const Caller&) {
     for (const auto& [name, plan] : core_->plans) *resp->add_plans() = plan;
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::AllowReboot(grpc::CallbackServerContext* ctx,
+                                                           const v1::AllowRebootRequest* req,
+                                                           v1::AllowRebootResponse* resp) {
+  return OnPool(
+      core_, ctx, Role::kOperator, "AllowReboot", [this, req, resp](const Caller&) -> absl::Status {
+        std::vector<std::string> ids(req->endpoint_ids().begin(), req->endpoint_ids().end());
+        if (ids.empty()) return absl::InvalidArgumentError("endpoint_ids: required");
+        auto n = core_->store->AllowReboot(ids);
+        if (!n.ok()) return n.status();
+        resp->set_allowed(*n);
+        core_->Notify(ids);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::ListArtifacts(grpc::CallbackServerContext* ctx,
+                                                             const v1::ListArtifactsRequest*,
+                                                             v1::ListArtifactsResponse* resp) {
+  return OnPool(core_, ctx, Role::kViewer, "ListArtifacts", [this, resp](const Caller&) {
+    auto all = core_->store->ListArtifacts();
+    if (!all.ok()) return all.status();
+    for (auto& a : *all) *resp->add_artifacts() = std::move(a);
     return absl::OkStatus();
   });
 }

@@ -28,6 +28,16 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
   grpc::ServerUnaryReactor* ListPlans(grpc::CallbackServerContext* ctx,
                                       const v1::ListPlansRequest* req,
                                       v1::ListPlansResponse* resp) override;
+  grpc::ServerUnaryReactor* AllowReboot(grpc::CallbackServerContext* ctx,
+                                        const v1::AllowRebootRequest* req,
+                                        v1::AllowRebootResponse* resp) override;
+  grpc::ServerReadReactor<v1::UploadArtifactRequest>* UploadArtifact(
+      grpc::CallbackServerContext* ctx, v1::ArtifactInfo* resp) override {
+    return NewUploadReactor(core_, ctx, resp);
+  }
+  grpc::ServerUnaryReactor* ListArtifacts(grpc::CallbackServerContext* ctx,
+                                          const v1::ListArtifactsRequest* req,
+                                          v1::ListArtifactsResponse* resp) override;
 
  private:
   ServerCore* core_;

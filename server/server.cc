@@ -51,6 +51,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   core.store = std::move(store);
   core.ca = std::make_unique<CertificateAuthority>(dir.ca_cert_pem, dir.ca_key_pem);
   core.secrets = std::make_unique<SecretBox>(dir.secrets_key, core.store.get());
+  core.artifacts =
+      std::make_unique<ArtifactStore>(options.data_dir + "/artifacts", core.store.get());
+  RETURN_IF_ERROR(core.artifacts->Init());
   if (!options.plans_dir.empty()) {
     ASSIGN_OR_RETURN(core.plans, LoadPlanDir(options.plans_dir));
   }

@@ -196,6 +196,12 @@ ActionResult SimWindows::Run(const v1::Step& step, const std::map<std::string, s
                   absl::StrCat("no answer within ", absl::FormatDuration(timeout)));
     }
   }
+    for (const auto& name : step.artifacts()) {
+    auto it = params.find("artifact:" + name);
+    if (it == params.end() || !PathExists(it->second)) {
+      return Fail(v1::ERROR_CLASS_ARTIFACT, 0, absl::StrCat("package ", name, " is not staged"));
+    }
+  }
   absl::MutexLock lock(&mu_);
   ActionResult r;
   switch (step.action_case()) {

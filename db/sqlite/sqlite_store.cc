@@ -1,5 +1,7 @@
 #include "db/sqlite/sqlite_store.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "db/migrations.h"
@@ -80,9 +82,11 @@ absl::Status AddEvent(Connection& c, const std::string& endpoint_id, int64_t now
 // Sets the endpoint's state and records the change in its timeline.
 absl::Status SetState(Connection& c, const std::string& id, v1::EndpointState state,
                       const std::string& detail, v1::ErrorClass error_class, int64_t now_ms) {
-  ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE endpoints SET state = ?, state_detail = ?, "
-                                     "error_class = ? WHERE id = ?"));
+  ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE endpoints SET state = ?1, state_detail = ?2, "
+                                     "error_class = ?3 WHERE id = ?4 AND (state != ?1 OR "
+                                     "state_detail != ?2 OR error_class != ?3)"));
   RETURN_IF_ERROR(s.Bind(1, state).Bind(2, detail).Bind(3, error_class).Bind(4, id).Exec());
+  if (sqlite3_changes(c.raw()) == 0) return absl::OkStatus();  // unchanged: no new event
   return AddEvent(c, id, now_ms, state, detail);
 }
 
@@ -393,13 +397,16 @@ absl::StatusOr<v1::StartRunResponse> SqliteStore::StartRun(const RunSpec& spec) 
     }
     {
       ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO runs(id, plan_name, purpose, params, "
-                                         "created_ms, created_by) VALUES (?, ?, ?, ?, ?, ?)"));
+                                         "created_ms, created_by, reboot_policy, artifacts) "
+                                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
       RETURN_IF_ERROR(s.Bind(1, spec.run_id)
                           .Bind(2, spec.plan.name())
                           .Bind(3, spec.plan.purpose())
                           .BindBlob(4, MapBlob(spec.params))
                           .Bind(5, spec.now_ms)
                           .Bind(6, spec.created_by)
+                          .BindBlob(7, spec.reboot_policy.SerializeAsString())
+                          .BindBlob(8, MapBlob(spec.artifacts))
                           .Exec());
     }
     auto skip = [&](const std::string& id, const std::string& reason) {
@@ -433,6 +440,16 @@ absl::StatusOr<v1::StartRunResponse> SqliteStore::StartRun(const RunSpec& spec) 
       if (steps.empty()) {
         skip(id, absl::StrCat("no step of plan ", spec.plan.name(), " applies to ",
                               OsDisplayName(e->os())));
+        continue;
+      }
+      std::string missing;
+      for (int i : steps) {
+        for (const auto& a : spec.plan.steps(i).artifacts()) {
+          if (!spec.artifacts.count(a) && missing.empty()) missing = a;
+        }
+      }
+      if (!missing.empty()) {
+        skip(id, absl::StrCat("artifact ", missing, " has not been uploaded"));
         continue;
       }
       ASSIGN_OR_RETURN(Stmt ins,
@@ -472,11 +489,18 @@ absl::StatusOr<v1::StartRunResponse> SqliteStore::StartRun(const RunSpec& spec) 
   return out;
 }
 
+namespace {
+absl::Status ApplyTransition(Connection& c, const std::string& endpoint_id,
+                             const std::string& job_id, const std::string& run_id,
+                             const JobView& view, const Transition& t, int exit_code,
+                             const std::string& message, bool timed_out, int64_t now_ms,
+                             bool reboot = false, const std::string& reboot_kb = "");
+}  // namespace
+
 absl::StatusOr<LeaseResult> SqliteStore::LeaseNextJob(const std::string& endpoint_id,
                                                       int64_t now_ms) {
   static const char* kNextJob =
-      "SELECT id, state, not_before_ms FROM jobs WHERE endpoint_id = ? AND state IN (2, 3) "
-      "ORDER BY seq LIMIT 1";
+      "SELECT id FROM jobs WHERE endpoint_id = ? AND state IN (2, 3) ORDER BY seq LIMIT 1";
   // Most polls find nothing: answer those from a reader, without the writer.
   bool any = false;
   RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
@@ -492,7 +516,11 @@ absl::StatusOr<LeaseResult> SqliteStore::LeaseNextJob(const std::string& endpoin
     ASSIGN_OR_RETURN(Stmt s,
                      c.Prepare("SELECT j.id, j.run_id, j.seq, j.step_count, j.step, j.state, "
                                "j.attempt, j.not_before_ms, j.timeout_s, r.plan_name, r.purpose, "
-                               "r.params FROM jobs j JOIN runs r ON r.id = j.run_id "
+                               "r.params, j.after_reboot, j.reboot_kb, r.reboot_policy, "
+                               "r.artifacts, e.inventory, e.reboot_allowed, j.max_attempts, "
+                               "j.backoff_s, j.step_id "
+                               "FROM jobs j JOIN runs r ON r.id = j.run_id "
+                               "JOIN endpoints e ON e.id = j.endpoint_id "
                                "WHERE j.endpoint_id = ? AND j.state IN (2, 3) "
                                "ORDER BY j.seq LIMIT 1"));
     s.Bind(1, endpoint_id);
@@ -517,13 +545,82 @@ absl::StatusOr<LeaseResult> SqliteStore::LeaseNextJob(const std::string& endpoin
     job.set_plan_name(lj.plan_name);
     lj.purpose = static_cast<v1::PlanPurpose>(s.Int(10));
     lj.params = BlobMap(s.Text(11));
+    bool after_reboot = state == v1::JOB_STATE_QUEUED && s.Int(12) != 0;
+    std::string reboot_kb = s.Text(13);
+    v1::RebootPolicy policy;
+    policy.ParseFromString(s.Text(14));
+    std::map<std::string, std::string> artifacts = BlobMap(s.Text(15));
+    v1::Inventory inventory;
+    inventory.ParseFromString(s.Text(16));
+    bool reboot_allowed = s.Int(17) != 0;
+
+    if (after_reboot && inventory.pending_reboot()) {
+      // The previous step asked for a reboot that has not happened yet.
+      int64_t opens_in = 0;
+      if (policy.mode() == v1::RebootPolicy::MODE_OPERATOR && !reboot_allowed) {
+        return SetState(c, endpoint_id, v1::ENDPOINT_STATE_WAITING_REBOOT,
+                        "waiting for an operator to allow the reboot", v1::ERROR_CLASS_UNSPECIFIED,
+                        now_ms);
+      }
+      if (!InRebootWindow(policy, now_ms, &opens_in)) {
+        out.retry_after_ms = std::min<int64_t>(opens_in, 60'000);
+        return SetState(c, endpoint_id, v1::ENDPOINT_STATE_WAITING_REBOOT,
+                        absl::StrCat("waiting for the maintenance window (reboot in ",
+                                     opens_in / 60'000, " min)"),
+                        v1::ERROR_CLASS_UNSPECIFIED, now_ms);
+      }
+      out.reboot = true;
+      return SetState(c, endpoint_id, v1::ENDPOINT_STATE_WAITING_REBOOT, "rebooting",
+                      v1::ERROR_CLASS_UNSPECIFIED, now_ms);
+    }
+    if (after_reboot && !reboot_kb.empty() &&
+        std::find(inventory.installed_kbs().begin(), inventory.installed_kbs().end(), reboot_kb) ==
+            inventory.installed_kbs().end()) {
+      // Rebooted, but the update that needed it did not take: this step must not run.
+      JobView view;
+      view.attempt = job.attempt();
+      view.max_attempts = job.attempt();  // not retryable as such: rerun the plan
+      view.seq = job.seq();
+      view.step_count = job.step_count();
+      view.step_id = s.Text(20);
+      view.purpose = lj.purpose;
+      std::string msg = absl::StrCat(reboot_kb, " is still not installed after the reboot");
+      Transition t = Decide(view, {v1::STEP_OUTCOME_FAILED, v1::ERROR_CLASS_CHECK_FAILED, 0, msg});
+      return ApplyTransition(c, endpoint_id, job.job_id(), job.run_id(), view, t, 0, msg, false,
+                             now_ms);
+    }
+    for (const auto& name : job.step().artifacts()) {
+      auto* a = job.add_artifacts();
+      a->set_name(name);
+      a->set_sha256(artifacts[name]);
+    }
+    if (state == v1::JOB_STATE_QUEUED) {
+      // Everything the remaining steps need, so the agent stages it all first.
+      ASSIGN_OR_RETURN(Stmt rest, c.Prepare("SELECT step FROM jobs WHERE run_id = ? AND "
+                                            "endpoint_id = ? AND seq >= ? ORDER BY seq"));
+      rest.Bind(1, job.run_id()).Bind(2, endpoint_id).Bind(3, job.seq());
+      std::set<std::string> staged;
+      while (true) {
+        ASSIGN_OR_RETURN(bool more, rest.Step());
+        if (!more) break;
+        v1::Step later;
+        later.ParseFromString(rest.Text(0));
+        for (const auto& name : later.artifacts()) {
+          if (!staged.insert(name).second) continue;
+          auto* a = job.add_stage();
+          a->set_name(name);
+          a->set_sha256(artifacts[name]);
+        }
+      }
+    }
     ASSIGN_OR_RETURN(Stmt up, c.Prepare("UPDATE jobs SET state = 3, lease_expires_ms = ?, "
-                                        "updated_ms = ? WHERE id = ?"));
+                                        "after_reboot = 0, updated_ms = ? WHERE id = ?"));
     RETURN_IF_ERROR(
         up.Bind(1, job.lease_expires_unix_ms()).Bind(2, now_ms).Bind(3, job.job_id()).Exec());
     if (state == v1::JOB_STATE_QUEUED) {
       ASSIGN_OR_RETURN(Stmt e, c.Prepare("UPDATE endpoints SET current_seq = ?, "
-                                         "current_step_id = ?, last_seen_ms = ? WHERE id = ?"));
+                                         "current_step_id = ?, last_seen_ms = ?, "
+                                         "reboot_allowed = 0 WHERE id = ?"));
       RETURN_IF_ERROR(e.Bind(1, job.seq())
                           .Bind(2, job.step().id())
                           .Bind(3, now_ms)
@@ -541,13 +638,68 @@ absl::StatusOr<LeaseResult> SqliteStore::LeaseNextJob(const std::string& endpoin
   return out;
 }
 
+absl::StatusOr<int> SqliteStore::AllowReboot(const std::vector<std::string>& ids) {
+  int waiting = 0;
+  absl::Status st = writer_->Run([&](Connection& c) -> absl::Status {
+    waiting = 0;
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE endpoints SET reboot_allowed = 1 WHERE id = ?"));
+    for (const auto& id : ids) {
+      RETURN_IF_ERROR(s.Bind(1, id).Exec());
+      waiting += sqlite3_changes(c.raw());
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return waiting;
+}
+
+absl::Status SqliteStore::PutArtifact(const v1::ArtifactInfo& a) {
+  return writer_->Run([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO artifacts(sha256, name, size, uploaded_ms, "
+                                       "uploaded_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT(sha256) "
+                                       "DO UPDATE SET name = excluded.name, "
+                                       "uploaded_ms = excluded.uploaded_ms, "
+                                       "uploaded_by = excluded.uploaded_by"));
+    return s.Bind(1, a.sha256())
+        .Bind(2, a.name())
+        .Bind(3, a.size())
+        .Bind(4, a.uploaded_unix_ms())
+        .Bind(5, a.uploaded_by())
+        .Exec();
+  });
+}
+
+absl::StatusOr<std::vector<v1::ArtifactInfo>> SqliteStore::ListArtifacts() {
+  std::vector<v1::ArtifactInfo> out;
+  RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT sha256, name, size, uploaded_ms, uploaded_by "
+                                       "FROM artifacts ORDER BY name, uploaded_ms"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      v1::ArtifactInfo a;
+      a.set_sha256(s.Text(0));
+      a.set_name(s.Text(1));
+      a.set_size(s.Int(2));
+      a.set_uploaded_unix_ms(s.Int(3));
+      a.set_uploaded_by(s.Text(4));
+      out.push_back(std::move(a));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
 namespace {
 
 // Applies a transition to a job and its endpoint.
+// `reboot`: the step asked for a reboot before the next one; `reboot_kb` is the
+// update it installed, which must have taken by then.
 absl::Status ApplyTransition(Connection& c, const std::string& endpoint_id,
                              const std::string& job_id, const std::string& run_id,
                              const JobView& view, const Transition& t, int exit_code,
-                             const std::string& message, bool timed_out, int64_t now_ms) {
+                             const std::string& message, bool timed_out, int64_t now_ms,
+                             bool reboot, const std::string& reboot_kb) {
   ASSIGN_OR_RETURN(Stmt j, c.Prepare("UPDATE jobs SET state = ?, attempt = attempt + ?, "
                                      "not_before_ms = ?, lease_expires_ms = 0, exit_code = ?, "
                                      "message = ?, timed_out_attempts = timed_out_attempts + ?, "
@@ -562,10 +714,16 @@ absl::Status ApplyTransition(Connection& c, const std::string& endpoint_id,
                       .Bind(8, job_id)
                       .Exec());
   if (t.queue_next) {
-    ASSIGN_OR_RETURN(Stmt n, c.Prepare("UPDATE jobs SET state = 2, updated_ms = ? "
+    ASSIGN_OR_RETURN(Stmt n, c.Prepare("UPDATE jobs SET state = 2, updated_ms = ?, "
+                                       "after_reboot = ?, reboot_kb = ? "
                                        "WHERE run_id = ? AND endpoint_id = ? AND seq = ?"));
-    RETURN_IF_ERROR(
-        n.Bind(1, now_ms).Bind(2, run_id).Bind(3, endpoint_id).Bind(4, view.seq + 1).Exec());
+    RETURN_IF_ERROR(n.Bind(1, now_ms)
+                        .Bind(2, reboot ? 1 : 0)
+                        .Bind(3, reboot_kb)
+                        .Bind(4, run_id)
+                        .Bind(5, endpoint_id)
+                        .Bind(6, view.seq + 1)
+                        .Exec());
   }
   return SetState(c, endpoint_id, t.endpoint_state, t.detail, t.error_class, now_ms);
 }
@@ -581,11 +739,12 @@ absl::StatusOr<ReportAck> SqliteStore::RecordReport(const std::string& endpoint_
     JobView view;
     std::string run_id;
     v1::JobState state;
+    v1::Step step;
     {
       ASSIGN_OR_RETURN(Stmt s,
                        c.Prepare("SELECT j.endpoint_id, j.state, j.attempt, j.max_attempts, "
                                  "j.backoff_s, j.seq, j.step_count, j.step_id, j.run_id, "
-                                 "r.purpose FROM jobs j JOIN runs r ON r.id = j.run_id "
+                                 "r.purpose, j.step FROM jobs j JOIN runs r ON r.id = j.run_id "
                                  "WHERE j.id = ?"));
       s.Bind(1, r.job_id());
       ASSIGN_OR_RETURN(bool row, s.Step());
@@ -603,6 +762,7 @@ absl::StatusOr<ReportAck> SqliteStore::RecordReport(const std::string& endpoint_
       view.step_id = s.Text(7);
       run_id = s.Text(8);
       view.purpose = static_cast<v1::PlanPurpose>(s.Int(9));
+      step.ParseFromString(s.Text(10));
     }
     {
       ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT 1 FROM reports WHERE job_id = ? AND attempt = ?"));
@@ -643,8 +803,9 @@ absl::StatusOr<ReportAck> SqliteStore::RecordReport(const std::string& endpoint_
     if (ack.stale) return absl::OkStatus();
     StepResult result{r.outcome(), r.error_class(), r.exit_code(), r.message()};
     Transition t = Decide(view, result);
+    bool reboot = r.outcome() == v1::STEP_OUTCOME_REBOOT_REQUIRED;
     return ApplyTransition(c, endpoint_id, r.job_id(), run_id, view, t, r.exit_code(), r.message(),
-                           false, now_ms);
+                           false, now_ms, reboot, reboot ? step.install_update().kb() : "");
   });
   if (!st.ok()) return st;
   return ack;

@@ -33,7 +33,10 @@ class SqliteStore : public Store {
   absl::StatusOr<ReportAck> RecordReport(const std::string& endpoint_id,
                                          const v1::ReportResultRequest& report,
                                          int64_t now_ms) override;
+  absl::StatusOr<int> AllowReboot(const std::vector<std::string>& ids) override;
   absl::StatusOr<std::vector<std::string>> ExpireLeases(int64_t now_ms) override;
+  absl::Status PutArtifact(const v1::ArtifactInfo& info) override;
+  absl::StatusOr<std::vector<v1::ArtifactInfo>> ListArtifacts() override;
   absl::Status RecordCert(const CertRecord& cert) override;
   absl::StatusOr<std::vector<CertRecord>> ListCerts() override;
   absl::Status PutSecret(const std::string& name, const std::string& sealed,

@@ -13,6 +13,7 @@
 #include "grpcpp/client_context.h"
 #include "shared/files.h"
 #include "shared/grpc_options.h"
+#include "shared/plan/plan_loader.h"
 
 namespace purser::testing {
 
@@ -195,8 +196,35 @@ absl::StatusOr<std::map<std::string, std::string>> TestServer::OnboardParams(
   auto resp =
       Call<v1::PutSecretRequest, v1::PutSecretResponse>(Admin().get(), &Stub::PutSecret, req);
   if (!resp.ok()) return resp.status();
+  auto plan = LoadPlanFile(std::string(PURSER_PLANS_DIR) + "/mde-downlevel-onboard.textproto");
+  if (!plan.ok()) return plan.status();
+  for (const auto& a : plan->artifacts()) {
+    auto up = Upload(a.name(), "stand-in for " + a.name());
+    if (!up.ok()) return up.status();
+  }
   return std::map<std::string, std::string>{{"workspace_id", "test-workspace"},
                                             {"workspace_key", "test-workspace-key"}};
+}
+
+absl::StatusOr<v1::ArtifactInfo> TestServer::Upload(const std::string& name,
+                                                    const std::string& data) {
+  auto stub = Admin();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::ArtifactInfo info;
+  auto writer = stub->UploadArtifact(&ctx, &info);
+  v1::UploadArtifactRequest header;
+  header.mutable_header()->set_name(name);
+  header.mutable_header()->set_size(static_cast<int64_t>(data.size()));
+  writer->Write(header);
+  v1::UploadArtifactRequest chunk;
+  chunk.set_chunk(data);
+  writer->Write(chunk);
+  writer->WritesDone();
+  grpc::Status st = writer->Finish();
+  if (!st.ok())
+    return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+  return info;
 }
 
 absl::StatusOr<std::unique_ptr<Process>> StartAgent(const TestServer& server,

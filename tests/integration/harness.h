@@ -68,8 +68,10 @@ class TestServer {
   absl::StatusOr<v1::StartRunResponse> StartRun(const std::string& plan,
                                                 const std::vector<std::string>& ids,
                                                 const std::map<std::string, std::string>& params);
-  // Stores a workspace key secret; returns the params the default plan needs.
+  // Stores a workspace key secret and uploads stand-ins for the default plan's
+  // packages; returns the params the default plan needs.
   absl::StatusOr<std::map<std::string, std::string>> OnboardParams(const std::string& key);
+  absl::StatusOr<v1::ArtifactInfo> Upload(const std::string& name, const std::string& data);
 
  private:
   std::string root_;
