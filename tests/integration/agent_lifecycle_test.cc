@@ -2,8 +2,6 @@
 // a server restart mid-run, and its operator sees it all through purserctl.
 #include <gtest/gtest.h>
 
-#include <cstdio>
-
 #include "google/protobuf/util/json_util.h"
 #include "purser/v1/operator.pb.h"
 #include "shared/x509.h"
@@ -11,20 +9,6 @@
 
 namespace purser::testing {
 namespace {
-
-// Runs purserctl with the admin identity; returns its exit code and stdout.
-int Ctl(const TestServer& server, const std::string& args, std::string* out) {
-  std::string cmd = std::string(PURSER_CTL_BIN) + " --server=" + server.address() +
-                    " --ca=" + server.ca_path() + " --cert=" + server.data_dir() +
-                    "/admin.pem --key=" + server.data_dir() + "/admin.key " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  out->clear();
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
-  int st = ::pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 TEST(AgentLifecycle, RenewsItsCertificateBeforeExpiry) {
   TempDir dir;
@@ -97,23 +81,23 @@ TEST(AgentLifecycle, PurserctlTablesJsonAndExitCodes) {
     return l.ok() && l->size() == 2;
   }));
   std::string out;
-  ASSERT_EQ(Ctl(server, "endpoints list -o json", &out), 0) << out;
+  ASSERT_EQ(RunCtl(server, "endpoints list -o json", &out), 0) << out;
   v1::ListEndpointsResponse parsed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &parsed).ok()) << out;
   EXPECT_EQ(parsed.endpoints_size(), 2);
-  ASSERT_EQ(Ctl(server, "endpoints list --state UNSUPPORTED", &out), 0);
+  ASSERT_EQ(RunCtl(server, "endpoints list --state UNSUPPORTED", &out), 0);
   EXPECT_NE(out.find("win10-x64-ent"), std::string::npos) << out;
   EXPECT_EQ(out.find("win81-x64-ent"), std::string::npos) << out;
-  EXPECT_EQ(Ctl(server, "endpoints get 0123456789abcdef", &out), 5) << out;
-  EXPECT_EQ(Ctl(server, "run start --plan nope --all", &out), 5) << out;
-  EXPECT_EQ(Ctl(server, "frobnicate", &out), 2) << out;
-  EXPECT_EQ(Ctl(server, "token create --out " + dir.Sub("t.txt"), &out), 0) << out;
+  EXPECT_EQ(RunCtl(server, "endpoints get 0123456789abcdef", &out), 5) << out;
+  EXPECT_EQ(RunCtl(server, "run start --plan nope --all", &out), 5) << out;
+  EXPECT_EQ(RunCtl(server, "frobnicate", &out), 2) << out;
+  EXPECT_EQ(RunCtl(server, "token create --out " + dir.Sub("t.txt"), &out), 0) << out;
   std::string token = Slurp(dir.Sub("t.txt"));
   ASSERT_FALSE(token.empty());
   EXPECT_EQ(out.find(token.substr(0, token.size() - 1)), std::string::npos) << "token printed";
   server.Kill(SIGTERM);
   server.Wait();
-  EXPECT_EQ(Ctl(server, "endpoints list", &out), 3) << out;
+  EXPECT_EQ(RunCtl(server, "endpoints list", &out), 3) << out;
   EXPECT_NE(out.find("unreachable"), std::string::npos) << out;
 }
 

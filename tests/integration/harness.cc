@@ -262,6 +262,20 @@ absl::StatusOr<RawAgent> EnrollRaw(const TestServer& server, const std::string& 
   return a;
 }
 
+int RunCtl(const TestServer& server, const std::string& args, std::string* out) {
+  std::string cmd = std::string(PURSER_CTL_BIN) + " --server=" + server.address() +
+                    " --ca=" + server.ca_path() + " --cert=" + server.data_dir() +
+                    "/admin.pem --key=" + server.data_dir() + "/admin.key " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return -1;
+  char buf[4096];
+  out->clear();
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
+  int st = ::pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {

@@ -97,6 +97,9 @@ absl::StatusOr<RawAgent> EnrollRaw(const TestServer& server, const std::string& 
                                    const v1::Inventory& inventory, const std::string& state_dir);
 v1::Inventory Win7Inventory(const std::string& hostname);
 
+// Runs purserctl with the admin identity; returns its exit code, output in *out.
+int RunCtl(const TestServer& server, const std::string& args, std::string* out);
+
 // Polls `done` every 50 ms until true or `timeout`.
 bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(30));
 std::string Slurp(const std::string& path);
