@@ -130,6 +130,29 @@ class Client {
     return (stub_.get()->*method)(&ctx, req, resp);
   }
 
+    // A full endpoint id from a unique prefix (tables show the first 12 characters).
+  absl::StatusOr<std::string> ResolveId(const std::string& prefix) {
+    if (prefix.size() >= 32) return prefix;
+    v1::ListEndpointsRequest req;
+    req.set_page_size(1000);
+    std::vector<std::string> matches;
+    while (true) {
+      v1::ListEndpointsResponse resp;
+      grpc::Status st = Call(&v1::OperatorService::Stub::ListEndpoints, req, &resp);
+      if (!st.ok()) return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+      for (const auto& e : resp.endpoints()) {
+        if (e.id().rfind(prefix, 0) == 0) matches.push_back(e.id());
+      }
+      if (resp.next_page_token().empty()) break;
+      req.set_page_token(resp.next_page_token());
+    }
+    if (matches.empty()) return absl::NotFoundError(absl::StrCat("no endpoint id starts with ", prefix));
+    if (matches.size() > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(prefix, " matches ", matches.size(), " endpoints"));
+    }
+    return matches[0];
+  }
+
   // Streams a file to the server in 256 KiB chunks.
   absl::StatusOr<v1::ArtifactInfo> Upload(const std::string& path, std::string name) {
     auto data = purser::ReadFile(path);
@@ -289,8 +312,13 @@ int Main(const std::vector<char*>& args) {
   }
   if (noun == "endpoints" && verb == "get") {
     if (args.size() < 3) return Usage("endpoints get: give an endpoint id");
-    v1::GetEndpointRequest req;
-    req.set_id(args[2]);
+        v1::GetEndpointRequest req;
+    auto id = client->ResolveId(args[2]);
+    if (!id.ok()) {
+      std::cerr << "purserctl: " << id.status().message() << "\n";
+      return id.status().code() == absl::StatusCode::kNotFound ? 5 : 1;
+    }
+    req.set_id(*id);
     v1::GetEndpointResponse resp;
     grpc::Status st = client->Call(&Stub::GetEndpoint, req, &resp);
     if (!st.ok()) return ExitFor(st);
@@ -301,7 +329,14 @@ int Main(const std::vector<char*>& args) {
     v1::StartRunRequest req;
     req.set_plan_name(absl::GetFlag(FLAGS_plan));
     if (req.plan_name().empty()) return Usage("run start: --plan is required");
-    for (const auto& id : absl::GetFlag(FLAGS_endpoints)) req.add_endpoint_ids(id);
+        for (const auto& prefix : absl::GetFlag(FLAGS_endpoints)) {
+      auto id = client->ResolveId(prefix);
+      if (!id.ok()) {
+        std::cerr << "purserctl: " << id.status().message() << "\n";
+        return id.status().code() == absl::StatusCode::kNotFound ? 5 : 1;
+      }
+      req.add_endpoint_ids(*id);
+    }
     req.set_all_endpoints(absl::GetFlag(FLAGS_all));
     for (const auto& [k, v] : KeyValues(absl::GetFlag(FLAGS_params)))
       (*req.mutable_params())[k] = v;

@@ -50,3 +50,13 @@ for _ in $(seq 300); do
 done
 echo "== after the onboarding run"
 build/purserctl endpoints list
+
+# And back: offboard the 8.1 machine (removes the Defender workspace from MMA).
+id81=$(build/purserctl endpoints list | awk '$2 == "win81-x64-ent" {print $1}')
+build/purserctl run start --plan mde-downlevel-offboard --endpoints "$id81" \
+  --params workspace_id=demo-workspace-0001
+for _ in $(seq 100); do
+  build/purserctl endpoints get "$id81" | grep -q "state:.*OFFBOARDED" && break; sleep 0.2
+done
+echo "== after offboarding win81-x64-ent"
+build/purserctl endpoints get "$id81"

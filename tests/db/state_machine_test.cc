@@ -64,3 +64,26 @@ TEST(StateMachine, BlockedIsNotFailed) {
 
 }  // namespace
 }  // namespace purser::db
+
+namespace purser::db {
+namespace {
+
+int64_t At(int hour, int minute) { return (1'800'000'000'000 / 86'400'000) * 86'400'000 + (hour * 60 + minute) * 60'000LL; }
+
+TEST(RebootWindow, DailyWindowMayWrapMidnight) {
+  v1::RebootPolicy p;
+  p.set_mode(v1::RebootPolicy::MODE_MAINTENANCE_WINDOW);
+  p.set_window_start_minute(22 * 60);
+  p.set_window_end_minute(4 * 60);
+  int64_t opens = 0;
+  EXPECT_TRUE(InRebootWindow(p, At(23, 30), &opens));
+  EXPECT_TRUE(InRebootWindow(p, At(3, 59), &opens));
+  EXPECT_FALSE(InRebootWindow(p, At(4, 0), &opens));
+  EXPECT_FALSE(InRebootWindow(p, At(21, 0), &opens));
+  EXPECT_EQ(opens, 60 * 60'000);
+  p.set_mode(v1::RebootPolicy::MODE_NOW);
+  EXPECT_TRUE(InRebootWindow(p, At(12, 0), &opens));
+}
+
+}  // namespace
+}  // namespace purser::db

@@ -37,7 +37,7 @@ v1::Plan TwoStepPlan() {
     s->set_max_attempts(2);
     s->set_backoff_seconds(10);
     s->set_timeout_seconds(60);
-    s->mutable_check_file()->set_path("C:\\x");
+        s->mutable_install_update()->set_package("p.msu");
   }
   return plan;
 }
@@ -239,6 +239,66 @@ TEST_P(StoreConformance, ExpiredLeasesTimeOutAndRequeue) {
   EXPECT_TRUE(store_->ExpireLeases(kNow + 200'000)->empty());
   EXPECT_EQ((*store_->ListJobs("e1"))[0].state(), v1::JOB_STATE_TIMED_OUT);
   EXPECT_EQ(store_->GetEndpoint("e1", kNow)->error_class(), v1::ERROR_CLASS_TIMEOUT);
+}
+
+TEST_P(StoreConformance, RebootsFollowPolicyAndMustTakeTheUpdate) {
+  for (const char* id : {"now", "op", "notaken"}) Enroll(id);
+  v1::Plan plan = TwoStepPlan();
+  plan.mutable_steps(0)->mutable_install_update()->set_kb("KB4474419");
+  auto run = [&](const char* id, v1::RebootPolicy::Mode mode) {
+    RunSpec spec = Run({id});
+    spec.plan = plan;
+    spec.reboot_policy.set_mode(mode);
+    ASSERT_EQ(store_->StartRun(spec)->started_size(), 1);
+    auto l = store_->LeaseNextJob(id, kNow);
+    auto r = Report(l->job->job, v1::STEP_OUTCOME_REBOOT_REQUIRED);
+    v1::Inventory pending = Inv(v1::OS_PRODUCT_WINDOWS_7, id);
+    pending.set_pending_reboot(true);
+    *r.mutable_inventory() = pending;
+    ASSERT_TRUE(store_->RecordReport(id, r, kNow).ok());
+    EXPECT_EQ(store_->GetEndpoint(id, kNow)->state(), v1::ENDPOINT_STATE_WAITING_REBOOT);
+  };
+  run("now", v1::RebootPolicy::MODE_NOW);
+  auto reboot = store_->LeaseNextJob("now", kNow);
+  EXPECT_TRUE(reboot->reboot);
+  EXPECT_FALSE(reboot->job.has_value());
+  v1::Inventory booted = Inv(v1::OS_PRODUCT_WINDOWS_7, "now");
+  booted.add_installed_kbs("KB4474419");
+  ASSERT_TRUE(store_->CheckIn("now", booted, kNow).ok());
+  auto next = store_->LeaseNextJob("now", kNow);
+  ASSERT_TRUE(next->job);
+  EXPECT_EQ(next->job->job.step().id(), "second");
+
+  run("op", v1::RebootPolicy::MODE_OPERATOR);
+  EXPECT_FALSE(store_->LeaseNextJob("op", kNow)->reboot);
+  EXPECT_NE(store_->GetEndpoint("op", kNow)->state_detail().find("operator"), std::string::npos);
+  EXPECT_EQ(*store_->AllowReboot({"op"}), 1);
+  EXPECT_TRUE(store_->LeaseNextJob("op", kNow)->reboot);
+
+  run("notaken", v1::RebootPolicy::MODE_NOW);
+  ASSERT_TRUE(store_->CheckIn("notaken", Inv(v1::OS_PRODUCT_WINDOWS_7, "notaken"), kNow).ok());
+  EXPECT_FALSE(store_->LeaseNextJob("notaken", kNow)->job.has_value());
+  auto failed = store_->GetEndpoint("notaken", kNow);
+  EXPECT_EQ(failed->state(), v1::ENDPOINT_STATE_FAILED);
+  EXPECT_NE(failed->state_detail().find("KB4474419 is still not installed after the reboot"),
+            std::string::npos)
+      << failed->state_detail();
+}
+
+TEST_P(StoreConformance, MissingArtifactsSkipTheEndpoint) {
+  Enroll("e1");
+  RunSpec spec = Run({"e1"});
+  spec.plan.mutable_steps(0)->add_artifacts("pkg.msu");
+  auto out = store_->StartRun(spec);
+  ASSERT_EQ(out->skipped_size(), 1);
+  EXPECT_NE(out->skipped(0).reason().find("pkg.msu"), std::string::npos);
+  spec.run_id += "b";
+  spec.artifacts = {{"pkg.msu", std::string(64, 'a')}};
+  EXPECT_EQ(store_->StartRun(spec)->started_size(), 1);
+  auto l = store_->LeaseNextJob("e1", kNow);
+  ASSERT_EQ(l->job->job.artifacts_size(), 1);
+  EXPECT_EQ(l->job->job.artifacts(0).sha256(), std::string(64, 'a'));
+  EXPECT_EQ(l->job->job.stage_size(), 1);
 }
 
 TEST_P(StoreConformance, ListPagesAndFilters) {

@@ -6,6 +6,7 @@
 
 #include "google/protobuf/text_format.h"
 #include "grpcpp/client_context.h"
+#include "client/artifact_cache.h"
 #include "purser/v1/simulated.pb.h"
 #include "shared/files.h"
 #include "tests/integration/harness.h"
@@ -230,6 +231,38 @@ TEST_F(PlanTest, TamperedPackageIsRefused) {
   EXPECT_NE(e->endpoint().state_detail().find("refused"), std::string::npos)
       << e->endpoint().state_detail();
   EXPECT_EQ(Machine("win81-x64-ent").install_log_size(), 0);
+}
+
+TEST_F(PlanTest, DownloadsResumeAndAreVerified) {
+  std::string data;
+  for (int i = 0; i < 20000; ++i) data += "chunk-" + std::to_string(i) + ";";  // ~200 KiB
+  data += std::string(400 * 1024, 'z');
+  auto info = server_->Upload("big.msu", data);
+  ASSERT_TRUE(info.ok()) << info.status();
+  auto token = server_->Token(1);
+  auto agent = EnrollRaw(*server_, *token, Win7Inventory("dl"), dir_.Sub("dl"));
+  ASSERT_TRUE(agent.ok());
+  client::ArtifactCache cache(dir_.Sub("cache"));
+  v1::Artifact a;
+  a.set_name("big.msu");
+  a.set_sha256(info->sha256());
+  // An interrupted earlier download left the first 300 KiB.
+  ASSERT_TRUE(MakeDirs(dir_.Sub("cache")).ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_.Sub("cache/") + info->sha256() + ".partial",
+                              data.substr(0, 300 * 1024)).ok());
+  auto path = cache.Ensure(agent->stub.get(), a);
+  ASSERT_TRUE(path.ok()) << path.status();
+  EXPECT_EQ(Slurp(*path), data);
+  EXPECT_FALSE(PathExists(*path + ".partial"));
+  // A partial file with wrong bytes: the result does not verify and is dropped.
+  v1::Artifact b = a;
+  auto other = server_->Upload("other.msu", data + "!");
+  b.set_sha256(other->sha256());
+  ASSERT_TRUE(WriteFileAtomic(dir_.Sub("cache/") + other->sha256() + ".partial", "garbage").ok());
+  auto bad = cache.Ensure(agent->stub.get(), b);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss) << bad.status();
+  EXPECT_FALSE(PathExists(dir_.Sub("cache/") + other->sha256() + ".partial"));
+  EXPECT_TRUE(cache.Ensure(agent->stub.get(), b).ok()) << "a clean retry succeeds";
 }
 
 TEST_F(PlanTest, OperatorRebootPolicyWaitsForPermission) {
