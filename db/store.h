@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "purser/v1/agent.pb.h"
+#include "purser/v1/campaign.pb.h"
 #include "purser/v1/operator.pb.h"
 #include "purser/v1/plan.pb.h"
 
@@ -134,6 +135,21 @@ class Store {
   // Marks expired leases TIMED_OUT (a failed attempt); requeues those with
   // attempts left. Returns the endpoints that have work again.
   virtual absl::StatusOr<std::vector<std::string>> ExpireLeases(int64_t now_ms) = 0;
+
+    // Withdraws a run from an endpoint: queued and pending steps are cancelled; a
+  // step already leased finishes and nothing follows it.
+  virtual absl::Status CancelRun(const std::string& run_id, const std::string& endpoint_id,
+                                 int64_t now_ms) = 0;
+
+  // Campaigns. The spec is stored whole; members carry their own state.
+  virtual absl::Status CreateCampaign(const v1::Campaign& campaign,
+                                      const std::vector<v1::CampaignMember>& members) = 0;
+  virtual absl::StatusOr<std::vector<v1::Campaign>> ListCampaigns() = 0;
+  virtual absl::StatusOr<std::vector<v1::CampaignMember>> ListMembers(
+      const std::string& campaign_id) = 0;
+  // Saves the campaign's state and the given members (inserted or updated).
+  virtual absl::Status SaveCampaign(const v1::Campaign& campaign,
+                                    const std::vector<v1::CampaignMember>& members) = 0;
 
   // Certificates.
   virtual absl::Status RecordCert(const CertRecord& cert) = 0;

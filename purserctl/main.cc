@@ -2,6 +2,8 @@
 //
 // Exit codes: 0 ok, 1 the server refused or failed, 2 usage error,
 // 3 server unreachable, 4 not allowed (certificate or role), 5 not found.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 
@@ -42,6 +44,20 @@ ABSL_FLAG(std::string, reboot, "now",
           "run start: reboot policy: now, operator, or window:HH:MM-HH:MM (UTC)");
 ABSL_FLAG(std::string, name, "", "artifact upload: name (default: the file's name)");
 ABSL_FLAG(std::string, os, "", "plan show: a simulated profile, e.g. win7-sp1-x64-ent");
+ABSL_FLAG(std::vector<std::string>, products, {}, "campaign create: WINDOWS_7,WINDOWS_8_1,...");
+ABSL_FLAG(bool, dynamic, false, "campaign create: endpoints enrolling later join");
+ABSL_FLAG(int, cap, 0, "campaign create: most members (dynamic)");
+ABSL_FLAG(int, canary, 0, "campaign create: canary size");
+ABSL_FLAG(bool, approve_canary, false, "campaign create: wait for approval after the canary");
+ABSL_FLAG(bool, approve_waves, false, "campaign create: wait for approval after each wave");
+ABSL_FLAG(std::vector<std::string>, waves, {}, "campaign create: waves, e.g. 10%,50%,100% or 5,20");
+ABSL_FLAG(int, max_in_flight, 0, "campaign create: endpoints running at once");
+ABSL_FLAG(int, rate, 0, "campaign create: endpoints started per minute");
+ABSL_FLAG(std::string, failures, "", "campaign create: pause at N failures or P% (e.g. 3 or 20%)");
+ABSL_FLAG(int, min_sample, 0, "campaign create: finished endpoints before the threshold applies");
+ABSL_FLAG(std::string, window, "", "campaign create: start endpoints only in HH:MM-HH:MM (UTC)");
+ABSL_FLAG(std::string, deadline, "", "campaign create: expire after this long (e.g. 72h)");
+ABSL_FLAG(std::string, error_class, "", "campaign retry: only this error class (e.g. TIMEOUT)");
 
 namespace {
 
@@ -56,7 +72,16 @@ Commands:
   endpoints get ID [-o json]
     run start --plan NAME (--endpoints ID,... | --all) [--params k=v,...]
             [--reboot now|operator|window:22:00-04:00]
-  reboot allow ID...
+    reboot allow ID...
+  campaign create NAME --plan PLAN [--params ...] [--labels k=v] [--products WINDOWS_7,...]
+            [--endpoints ID,...] [--dynamic --cap N] [--canary N --approve_canary]
+            [--waves 10%,50%,100%] [--approve_waves] [--max_in_flight N] [--rate N]
+            [--failures 3|20% --min_sample N] [--window HH:MM-HH:MM] [--deadline 72h]
+            [--reboot now|operator|window:HH:MM-HH:MM]
+  campaign list | get ID | watch ID
+  campaign pause|resume|cancel|approve ID
+  campaign retry ID [--error_class TIMEOUT]
+  (campaign watch exits 0 when completed, 10 when paused or waiting, 11 cancelled or expired)
   artifact upload FILE... [--name NAME]
   artifact list [-o json]
   secret put NAME --from_file FILE
@@ -130,7 +155,9 @@ class Client {
     return (stub_.get()->*method)(&ctx, req, resp);
   }
 
-    // A full endpoint id from a unique prefix (tables show the first 12 characters).
+  v1::OperatorService::Stub* stub() { return stub_.get(); }
+
+  // A full endpoint id from a unique prefix (tables show the first 12 characters).
   absl::StatusOr<std::string> ResolveId(const std::string& prefix) {
     if (prefix.size() >= 32) return prefix;
     v1::ListEndpointsRequest req;
@@ -139,16 +166,19 @@ class Client {
     while (true) {
       v1::ListEndpointsResponse resp;
       grpc::Status st = Call(&v1::OperatorService::Stub::ListEndpoints, req, &resp);
-      if (!st.ok()) return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+      if (!st.ok())
+        return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
       for (const auto& e : resp.endpoints()) {
         if (e.id().rfind(prefix, 0) == 0) matches.push_back(e.id());
       }
       if (resp.next_page_token().empty()) break;
       req.set_page_token(resp.next_page_token());
     }
-    if (matches.empty()) return absl::NotFoundError(absl::StrCat("no endpoint id starts with ", prefix));
+    if (matches.empty())
+      return absl::NotFoundError(absl::StrCat("no endpoint id starts with ", prefix));
     if (matches.size() > 1) {
-      return absl::InvalidArgumentError(absl::StrCat(prefix, " matches ", matches.size(), " endpoints"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(prefix, " matches ", matches.size(), " endpoints"));
     }
     return matches[0];
   }
@@ -185,6 +215,22 @@ class Client {
 };
 
 using Stub = v1::OperatorService::Stub;
+
+bool ParseReboot(const std::string& reboot, v1::RebootPolicy* policy) {
+  int h1, m1, h2, m2;
+  if (reboot == "now") {
+    policy->set_mode(v1::RebootPolicy::MODE_NOW);
+  } else if (reboot == "operator") {
+    policy->set_mode(v1::RebootPolicy::MODE_OPERATOR);
+  } else if (std::sscanf(reboot.c_str(), "window:%d:%d-%d:%d", &h1, &m1, &h2, &m2) == 4) {
+    policy->set_mode(v1::RebootPolicy::MODE_MAINTENANCE_WINDOW);
+    policy->set_window_start_minute(h1 * 60 + m1);
+    policy->set_window_end_minute(h2 * 60 + m2);
+  } else {
+    return false;
+  }
+  return true;
+}
 
 int PlanCommand(const std::vector<char*>& args) {
   if (args.size() < 3) return Usage("plan: give validate FILE or show FILE --os PROFILE");
@@ -230,6 +276,8 @@ int PlanCommand(const std::vector<char*>& args) {
   }
   return Usage(absl::StrCat("plan: unknown verb ", verb));
 }
+
+int CampaignCommand(Client& client, const std::vector<char*>& args, bool json);
 
 int Main(const std::vector<char*>& args) {
   if (args.empty() || std::string(args[0]) == "help") {
@@ -312,7 +360,7 @@ int Main(const std::vector<char*>& args) {
   }
   if (noun == "endpoints" && verb == "get") {
     if (args.size() < 3) return Usage("endpoints get: give an endpoint id");
-        v1::GetEndpointRequest req;
+    v1::GetEndpointRequest req;
     auto id = client->ResolveId(args[2]);
     if (!id.ok()) {
       std::cerr << "purserctl: " << id.status().message() << "\n";
@@ -329,7 +377,7 @@ int Main(const std::vector<char*>& args) {
     v1::StartRunRequest req;
     req.set_plan_name(absl::GetFlag(FLAGS_plan));
     if (req.plan_name().empty()) return Usage("run start: --plan is required");
-        for (const auto& prefix : absl::GetFlag(FLAGS_endpoints)) {
+    for (const auto& prefix : absl::GetFlag(FLAGS_endpoints)) {
       auto id = client->ResolveId(prefix);
       if (!id.ok()) {
         std::cerr << "purserctl: " << id.status().message() << "\n";
@@ -340,18 +388,7 @@ int Main(const std::vector<char*>& args) {
     req.set_all_endpoints(absl::GetFlag(FLAGS_all));
     for (const auto& [k, v] : KeyValues(absl::GetFlag(FLAGS_params)))
       (*req.mutable_params())[k] = v;
-    std::string reboot = absl::GetFlag(FLAGS_reboot);
-    auto* policy = req.mutable_reboot_policy();
-    int h1, m1, h2, m2;
-    if (reboot == "now") {
-      policy->set_mode(v1::RebootPolicy::MODE_NOW);
-    } else if (reboot == "operator") {
-      policy->set_mode(v1::RebootPolicy::MODE_OPERATOR);
-    } else if (std::sscanf(reboot.c_str(), "window:%d:%d-%d:%d", &h1, &m1, &h2, &m2) == 4) {
-      policy->set_mode(v1::RebootPolicy::MODE_MAINTENANCE_WINDOW);
-      policy->set_window_start_minute(h1 * 60 + m1);
-      policy->set_window_end_minute(h2 * 60 + m2);
-    } else {
+    if (!ParseReboot(absl::GetFlag(FLAGS_reboot), req.mutable_reboot_policy())) {
       return Usage("--reboot: now, operator, or window:HH:MM-HH:MM");
     }
     v1::StartRunResponse resp;
@@ -421,6 +458,7 @@ int Main(const std::vector<char*>& args) {
     }
     return 0;
   }
+  if (noun == "campaign") return CampaignCommand(*client, args, json);
   if (noun == "plans" && verb == "list") {
     v1::ListPlansResponse resp;
     grpc::Status st = client->Call(&Stub::ListPlans, v1::ListPlansRequest(), &resp);
@@ -439,6 +477,153 @@ int Main(const std::vector<char*>& args) {
     return 0;
   }
   return Usage(absl::StrCat("unknown command: ", noun, " ", verb));
+}
+
+int CampaignCommand(Client& client, const std::vector<char*>& args, bool json) {
+  std::string verb = args.size() > 1 ? args[1] : "";
+  if (verb == "list") {
+    v1::ListCampaignsResponse resp;
+    grpc::Status st = client.Call(&Stub::ListCampaigns, v1::ListCampaignsRequest(), &resp);
+    if (!st.ok()) return ExitFor(st);
+    if (json) {
+      std::cout << ToJson(resp);
+    } else {
+      std::cout << purser::ctl::CampaignsTable({resp.campaigns().begin(), resp.campaigns().end()});
+    }
+    return 0;
+  }
+  if (args.size() < 3) return Usage(absl::StrCat("campaign ", verb, ": give a name or id"));
+  std::string arg = args[2];
+  if (verb == "create") {
+    v1::CreateCampaignRequest req;
+    req.set_name(arg);
+    req.set_plan_name(absl::GetFlag(FLAGS_plan));
+    if (req.plan_name().empty()) return Usage("campaign create: --plan is required");
+    for (const auto& [k, v] : KeyValues(absl::GetFlag(FLAGS_params)))
+      (*req.mutable_params())[k] = v;
+    v1::CampaignTarget* t = req.mutable_target();
+    for (const auto& [k, v] : KeyValues(absl::GetFlag(FLAGS_labels))) (*t->mutable_labels())[k] = v;
+    for (const auto& p : absl::GetFlag(FLAGS_products)) {
+      v1::OsProduct product;
+      if (!v1::OsProduct_Parse("OS_PRODUCT_" + p, &product))
+        return Usage("--products: unknown " + p);
+      t->add_products(product);
+    }
+    for (const auto& id : absl::GetFlag(FLAGS_endpoints)) t->add_endpoint_ids(id);
+    t->set_dynamic(absl::GetFlag(FLAGS_dynamic));
+    t->set_dynamic_cap(absl::GetFlag(FLAGS_cap));
+    v1::RolloutPolicy* p = req.mutable_policy();
+    p->set_canary_count(absl::GetFlag(FLAGS_canary));
+    p->set_approve_after_canary(absl::GetFlag(FLAGS_approve_canary));
+    p->set_approve_each_wave(absl::GetFlag(FLAGS_approve_waves));
+    for (const auto& w : absl::GetFlag(FLAGS_waves)) {
+      int n = std::atoi(w.c_str());
+      if (n <= 0) return Usage("--waves: sizes like 10% or 25");
+      if (!w.empty() && w.back() == '%')
+        p->add_waves()->set_percent(n);
+      else
+        p->add_waves()->set_count(n);
+    }
+    p->set_max_in_flight(absl::GetFlag(FLAGS_max_in_flight));
+    p->set_start_per_minute(absl::GetFlag(FLAGS_rate));
+    std::string f = absl::GetFlag(FLAGS_failures);
+    if (!f.empty()) {
+      int n = std::atoi(f.c_str());
+      if (f.back() == '%')
+        p->mutable_failure_threshold()->set_max_failure_percent(n);
+      else
+        p->mutable_failure_threshold()->set_max_failures(n);
+    }
+    p->mutable_failure_threshold()->set_min_sample(absl::GetFlag(FLAGS_min_sample));
+    int h1, m1, h2, m2;
+    std::string window = absl::GetFlag(FLAGS_window);
+    if (!window.empty()) {
+      if (std::sscanf(window.c_str(), "%d:%d-%d:%d", &h1, &m1, &h2, &m2) != 4) {
+        return Usage("--window: HH:MM-HH:MM");
+      }
+      p->set_window_start_minute(h1 * 60 + m1);
+      p->set_window_end_minute(h2 * 60 + m2);
+    }
+    std::string deadline = absl::GetFlag(FLAGS_deadline);
+    if (!deadline.empty()) {
+      absl::Duration d;
+      if (!absl::ParseDuration(deadline, &d)) return Usage("--deadline: a duration like 72h");
+      p->set_deadline_unix_ms(absl::ToUnixMillis(absl::Now() + d));
+    }
+    if (!ParseReboot(absl::GetFlag(FLAGS_reboot), p->mutable_reboot_policy())) {
+      return Usage("--reboot: now, operator, or window:HH:MM-HH:MM");
+    }
+    v1::Campaign resp;
+    grpc::Status st = client.Call(&Stub::CreateCampaign, req, &resp);
+    if (!st.ok()) return ExitFor(st);
+    std::cout << (json ? ToJson(resp) : purser::ctl::CampaignSummary(resp));
+    return 0;
+  }
+  auto id = [&]() { return arg; };
+  if (verb == "get") {
+    v1::GetCampaignRequest req;
+    req.set_id(id());
+    v1::GetCampaignResponse resp;
+    grpc::Status st = client.Call(&Stub::GetCampaign, req, &resp);
+    if (!st.ok()) return ExitFor(st);
+    std::cout << (json ? ToJson(resp) : purser::ctl::CampaignDetail(resp));
+    return 0;
+  }
+  if (verb == "watch") {
+    v1::GetCampaignRequest req;
+    req.set_id(id());
+    grpc::ClientContext ctx;
+    auto reader = client.stub()->WatchCampaign(&ctx, req);
+    v1::Campaign c;
+    bool tty = ::isatty(1);
+    while (reader->Read(&c)) {
+      std::string line = json ? ToJson(c) : purser::ctl::CampaignSummary(c);
+      std::cout << (tty && !json ? "\033[2J\033[H" : "") << line << std::flush;
+      if (c.state() == v1::CAMPAIGN_STATE_PAUSED ||
+          c.state() == v1::CAMPAIGN_STATE_WAITING_APPROVAL) {
+        ctx.TryCancel();
+        break;
+      }
+    }
+    grpc::Status st = reader->Finish();
+    if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED) return ExitFor(st);
+    switch (c.state()) {
+      case v1::CAMPAIGN_STATE_COMPLETED:
+        return 0;
+      case v1::CAMPAIGN_STATE_PAUSED:
+      case v1::CAMPAIGN_STATE_WAITING_APPROVAL:
+        return 10;
+      default:
+        return 11;
+    }
+  }
+  v1::ActOnCampaignRequest req;
+  req.set_id(id());
+  if (verb == "pause")
+    req.set_action(v1::ActOnCampaignRequest::ACTION_PAUSE);
+  else if (verb == "resume")
+    req.set_action(v1::ActOnCampaignRequest::ACTION_RESUME);
+  else if (verb == "cancel")
+    req.set_action(v1::ActOnCampaignRequest::ACTION_CANCEL);
+  else if (verb == "approve")
+    req.set_action(v1::ActOnCampaignRequest::ACTION_APPROVE);
+  else if (verb == "retry") {
+    req.set_action(v1::ActOnCampaignRequest::ACTION_RETRY_FAILED);
+    std::string cls = absl::GetFlag(FLAGS_error_class);
+    v1::ErrorClass ec;
+    if (!cls.empty()) {
+      if (!v1::ErrorClass_Parse("ERROR_CLASS_" + cls, &ec))
+        return Usage("--error_class: unknown " + cls);
+      req.set_error_class(ec);
+    }
+  } else {
+    return Usage(absl::StrCat("campaign: unknown verb ", verb));
+  }
+  v1::Campaign resp;
+  grpc::Status st = client.Call(&Stub::ActOnCampaign, req, &resp);
+  if (!st.ok()) return ExitFor(st);
+  std::cout << (json ? ToJson(resp) : purser::ctl::CampaignSummary(resp));
+  return 0;
 }
 
 }  // namespace

@@ -102,4 +102,66 @@ std::string EndpointDetail(const v1::GetEndpointResponse& resp) {
   return out;
 }
 
+namespace {
+std::string StateName(v1::CampaignState s) {
+  return ShortEnumName(v1::CampaignState_Name(s), "CAMPAIGN_STATE_");
+}
+}  // namespace
+
+std::string CampaignsTable(const std::vector<v1::Campaign>& campaigns) {
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "NAME", "PLAN", "STATE", "WAVE", "DONE", "FAILED", "RUNNING", "PENDING", "REASON"}};
+  for (const auto& c : campaigns) {
+    const auto& k = c.counters();
+    rows.push_back({c.id(), c.name(), c.plan_name(), StateName(c.state()),
+                    absl::StrCat(c.current_wave()), absl::StrCat(k.done(), "/", k.members()),
+                    absl::StrCat(k.failed()), absl::StrCat(k.running()), absl::StrCat(k.pending()),
+                    c.state_reason()});
+  }
+  return FormatTable(rows);
+}
+
+std::string CampaignSummary(const v1::Campaign& c) {
+  const auto& k = c.counters();
+  std::string out = absl::StrCat("campaign ", c.id(), " (", c.name(), "), plan ", c.plan_name(),
+                                 ": ", StateName(c.state()), c.state_reason().empty() ? "" : " - ",
+                                 c.state_reason(), "\n");
+  absl::StrAppend(&out, "  members ", k.members(), ": done ", k.done(), ", running ", k.running(),
+                  " (waiting reboot ", k.waiting_reboot(), "), pending ", k.pending(),
+                  " (conflicts ", k.conflicts(), "), failed ", k.failed(), " (timed out ",
+                  k.timed_out(), "), blocked ", k.blocked(), ", skipped ", k.skipped(),
+                  ", cancelled ", k.cancelled(), ", offline ", k.offline(), ", never seen ",
+                  k.never_seen(), "\n");
+  if (!k.failed_by_class().empty()) {
+    std::string classes;
+    for (const auto& [cls, n] : k.failed_by_class()) absl::StrAppend(&classes, " ", cls, "=", n);
+    absl::StrAppend(&out, "  failed by class:", classes, "\n");
+  }
+  for (const auto& w : c.waves()) {
+    absl::StrAppend(&out, "  ", w.wave() == 0 ? "canary" : absl::StrCat("wave ", w.wave()), ": ",
+                    w.done(), "/", w.members(), " done, ", w.failed(), " failed, ", w.running(),
+                    " running, ", w.pending(), " pending",
+                    w.wave() == c.current_wave() ? "  <-" : "", "\n");
+  }
+  if (c.eta_unix_ms() > 0) {
+    absl::StrAppend(&out, "  eta ",
+                    absl::FormatTime("%H:%M:%S UTC", absl::FromUnixMillis(c.eta_unix_ms()),
+                                     absl::UTCTimeZone()),
+                    "\n");
+  }
+  return out;
+}
+
+std::string CampaignDetail(const v1::GetCampaignResponse& resp) {
+  std::string out = CampaignSummary(resp.campaign());
+  std::vector<std::vector<std::string>> rows = {{"ENDPOINT", "WAVE", "STATE", "RUN", "REASON"}};
+  for (const auto& m : resp.members()) {
+    rows.push_back({m.endpoint_id().substr(0, 12), absl::StrCat(m.wave()),
+                    ShortEnumName(v1::MemberState_Name(m.state()), "MEMBER_STATE_"), m.run_id(),
+                    m.reason()});
+  }
+  absl::StrAppend(&out, "\n", FormatTable(rows));
+  return out;
+}
+
 }  // namespace purser::ctl

@@ -14,6 +14,10 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 std::string ToJson(const google::protobuf::Message& message);
 std::string EndpointsTable(const std::vector<v1::Endpoint>& endpoints);
 std::string EndpointDetail(const v1::GetEndpointResponse& resp);
+std::string CampaignsTable(const std::vector<v1::Campaign>& campaigns);
+// State, reason, counters, waves and ETA in a few lines.
+std::string CampaignSummary(const v1::Campaign& c);
+std::string CampaignDetail(const v1::GetCampaignResponse& resp);
 // "2m ago", "never".
 std::string Ago(int64_t unix_ms, int64_t now_ms);
 

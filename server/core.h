@@ -34,6 +34,7 @@ struct ServerOptions {
   int max_wait_seconds = 30;       // longest long poll
   int poll_interval_seconds = 30;  // told to agents
   int workers = 8;
+  int64_t campaign_tick_ms = 500;  // how often campaigns are moved along
 };
 
 struct ServerCore {

@@ -2,9 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/runs.h"
 #include "shared/crypto.h"
 #include "shared/logging.h"
-#include "shared/plan/effective_plan.h"
 
 namespace purser::server {
 namespace {
@@ -107,39 +107,12 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::StartRun(grpc::CallbackServerCont
         if (req->endpoint_ids().empty() && !req->all_endpoints()) {
           return absl::InvalidArgumentError("endpoint_ids: name endpoints, or set all_endpoints");
         }
-        auto params = ResolveParams(plan->second, {req->params().begin(), req->params().end()});
-        if (!params.ok()) return params.status();
-        db::RunSpec spec;
-        for (const auto& p : plan->second.params()) {
-          auto it = params->find(p.name());
-          if (!p.secret() || it == params->end()) continue;
-          // Refuse now rather than fail every endpoint's step later.
-          auto sealed = core_->store->GetSealedSecret(it->second);
-          if (!sealed.ok()) {
-            return absl::FailedPreconditionError(
-                absl::StrCat("params.", p.name(), ": ", sealed.status().message(),
-                             " (store it first with: purserctl secret put ", it->second, ")"));
-          }
-          spec.params[absl::StrCat("secretref:", p.name())] = it->second;
-          params->erase(it);
-        }
-        spec.params.insert(params->begin(), params->end());
-        const v1::RebootPolicy& policy = req->reboot_policy();
-        if (policy.window_start_minute() < 0 || policy.window_start_minute() >= 1440 ||
-            policy.window_end_minute() < 0 || policy.window_end_minute() >= 1440) {
-          return absl::InvalidArgumentError("reboot_policy: window minutes must be 0..1439 (UTC)");
-        }
-        spec.reboot_policy = policy;
-        auto artifacts = core_->artifacts->Resolve(plan->second);
-        if (!artifacts.ok()) return artifacts.status();
-        spec.artifacts = *artifacts;
-        spec.run_id = absl::StrCat("r-", RandomHex(4));
-        spec.plan = plan->second;
-        spec.endpoint_ids = {req->endpoint_ids().begin(), req->endpoint_ids().end()};
-        spec.all_endpoints = req->all_endpoints();
-        spec.created_by = caller.id;
-        spec.now_ms = core_->clock->NowMs();
-        auto out = core_->store->StartRun(spec);
+        auto spec = MakeRunSpec(core_, plan->second, {req->params().begin(), req->params().end()},
+                                req->reboot_policy(), caller.id);
+        if (!spec.ok()) return spec.status();
+        spec->endpoint_ids = {req->endpoint_ids().begin(), req->endpoint_ids().end()};
+        spec->all_endpoints = req->all_endpoints();
+        auto out = core_->store->StartRun(*spec);
         if (!out.ok()) return out.status();
         *resp = *out;
         core_->Notify({out->started().begin(), out->started().end()});
@@ -190,6 +163,54 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::ListArtifacts(grpc::CallbackServe
     for (auto& a : *all) *resp->add_artifacts() = std::move(a);
     return absl::OkStatus();
   });
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::CreateCampaign(grpc::CallbackServerContext* ctx,
+                                                              const v1::CreateCampaignRequest* req,
+                                                              v1::Campaign* resp) {
+  return OnPool(core_, ctx, Role::kOperator, "CreateCampaign",
+                [this, req, resp](const Caller& caller) -> absl::Status {
+                  auto c = campaigns_->Create(*req, caller.id);
+                  if (!c.ok()) return c.status();
+                  *resp = *c;
+                  return absl::OkStatus();
+                });
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::ListCampaigns(grpc::CallbackServerContext* ctx,
+                                                             const v1::ListCampaignsRequest*,
+                                                             v1::ListCampaignsResponse* resp) {
+  return OnPool(core_, ctx, Role::kViewer, "ListCampaigns",
+                [this, resp](const Caller&) -> absl::Status {
+                  auto all = campaigns_->List();
+                  if (!all.ok()) return all.status();
+                  for (auto& c : *all) *resp->add_campaigns() = std::move(c);
+                  return absl::OkStatus();
+                });
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::GetCampaign(grpc::CallbackServerContext* ctx,
+                                                           const v1::GetCampaignRequest* req,
+                                                           v1::GetCampaignResponse* resp) {
+  return OnPool(core_, ctx, Role::kViewer, "GetCampaign",
+                [this, req, resp](const Caller&) -> absl::Status {
+                  auto c = campaigns_->Get(req->id());
+                  if (!c.ok()) return c.status();
+                  *resp = *c;
+                  return absl::OkStatus();
+                });
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::ActOnCampaign(grpc::CallbackServerContext* ctx,
+                                                             const v1::ActOnCampaignRequest* req,
+                                                             v1::Campaign* resp) {
+  return OnPool(core_, ctx, Role::kOperator, "ActOnCampaign",
+                [this, req, resp](const Caller&) -> absl::Status {
+                  auto c = campaigns_->Act(*req);
+                  if (!c.ok()) return c.status();
+                  *resp = *c;
+                  return absl::OkStatus();
+                });
 }
 
 }  // namespace purser::server

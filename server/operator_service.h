@@ -2,13 +2,15 @@
 // checks the caller's role from its certificate first.
 #pragma once
 #include "purser/v1/operator.grpc.pb.h"
+#include "server/campaigns.h"
 #include "server/core.h"
 
 namespace purser::server {
 
 class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
  public:
-  explicit OperatorServiceImpl(ServerCore* core) : core_(core) {}
+  OperatorServiceImpl(ServerCore* core, Campaigns* campaigns)
+      : core_(core), campaigns_(campaigns) {}
 
   grpc::ServerUnaryReactor* CreateEnrollmentToken(grpc::CallbackServerContext* ctx,
                                                   const v1::CreateEnrollmentTokenRequest* req,
@@ -39,8 +41,26 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
                                           const v1::ListArtifactsRequest* req,
                                           v1::ListArtifactsResponse* resp) override;
 
+  grpc::ServerUnaryReactor* CreateCampaign(grpc::CallbackServerContext* ctx,
+                                           const v1::CreateCampaignRequest* req,
+                                           v1::Campaign* resp) override;
+  grpc::ServerUnaryReactor* ListCampaigns(grpc::CallbackServerContext* ctx,
+                                          const v1::ListCampaignsRequest* req,
+                                          v1::ListCampaignsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetCampaign(grpc::CallbackServerContext* ctx,
+                                        const v1::GetCampaignRequest* req,
+                                        v1::GetCampaignResponse* resp) override;
+  grpc::ServerUnaryReactor* ActOnCampaign(grpc::CallbackServerContext* ctx,
+                                          const v1::ActOnCampaignRequest* req,
+                                          v1::Campaign* resp) override;
+  grpc::ServerWriteReactor<v1::Campaign>* WatchCampaign(
+      grpc::CallbackServerContext* ctx, const v1::GetCampaignRequest* req) override {
+    return campaigns_->Watch(ctx, req);
+  }
+
  private:
   ServerCore* core_;
+  Campaigns* campaigns_;
 };
 
 }  // namespace purser::server

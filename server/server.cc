@@ -64,7 +64,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   core.pool = std::make_unique<WorkQueue>(options.workers);
 
   s->agent_service_ = std::make_unique<AgentServiceImpl>(&core);
-  s->operator_service_ = std::make_unique<OperatorServiceImpl>(&core);
+  s->campaigns_ = std::make_unique<Campaigns>(&core, options.campaign_tick_ms);
+  s->operator_service_ = std::make_unique<OperatorServiceImpl>(&core, s->campaigns_.get());
   grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
   ssl.pem_root_certs = dir.ca_cert_pem;
   ssl.pem_key_cert_pairs.push_back({dir.server_key_pem, dir.server_cert_pem});
@@ -127,10 +128,12 @@ void Server::Shutdown() {
   }
   if (!grpc_server_) return;  // never started serving: nothing to drain
   if (sweeper_.joinable()) sweeper_.join();
+  campaigns_->Stop();
   // Long polls end first so the gRPC shutdown does not wait for them.
   for (WaitReactor* r : core_.waiters.TakeAll()) FinishEmpty(r);
   grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   core_.pool.reset();  // runs what is queued
+  campaigns_.reset();
   core_.store->TouchEndpoints(core_.TakeSeen(), core_.clock->NowMs()).IgnoreError();
   core_.store.reset();  // drains the writer
   LogInfo("stopped");

@@ -29,6 +29,7 @@ class Server {
 
   ServerCore core_;
   std::unique_ptr<AgentServiceImpl> agent_service_;
+  std::unique_ptr<Campaigns> campaigns_;
   std::unique_ptr<OperatorServiceImpl> operator_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;

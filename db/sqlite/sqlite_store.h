@@ -37,6 +37,14 @@ class SqliteStore : public Store {
   absl::StatusOr<std::vector<std::string>> ExpireLeases(int64_t now_ms) override;
   absl::Status PutArtifact(const v1::ArtifactInfo& info) override;
   absl::StatusOr<std::vector<v1::ArtifactInfo>> ListArtifacts() override;
+    absl::Status CancelRun(const std::string& run_id, const std::string& endpoint_id,
+                         int64_t now_ms) override;
+  absl::Status CreateCampaign(const v1::Campaign& campaign,
+                              const std::vector<v1::CampaignMember>& members) override;
+  absl::StatusOr<std::vector<v1::Campaign>> ListCampaigns() override;
+  absl::StatusOr<std::vector<v1::CampaignMember>> ListMembers(const std::string& campaign_id) override;
+  absl::Status SaveCampaign(const v1::Campaign& campaign,
+                            const std::vector<v1::CampaignMember>& members) override;
   absl::Status RecordCert(const CertRecord& cert) override;
   absl::StatusOr<std::vector<CertRecord>> ListCerts() override;
   absl::Status PutSecret(const std::string& name, const std::string& sealed,
