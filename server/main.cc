@@ -20,6 +20,7 @@ ABSL_FLAG(int64_t, offline_after_ms, 180000, "an endpoint not seen this long is 
 ABSL_FLAG(int, max_wait_seconds, 30, "longest long poll");
 ABSL_FLAG(int, workers, 8, "worker threads for store calls");
 ABSL_FLAG(int64_t, agent_cert_seconds, 30LL * 24 * 3600, "lifetime of agent certificates");
+ABSL_FLAG(int64_t, campaign_tick_ms, 500, "how often campaigns are moved along");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("purser-server --data_dir=DIR --plans_dir=DIR [--listen=ADDR]");
@@ -48,7 +49,8 @@ int main(int argc, char** argv) {
   o.offline_after_ms = absl::GetFlag(FLAGS_offline_after_ms);
   o.max_wait_seconds = absl::GetFlag(FLAGS_max_wait_seconds);
   o.workers = absl::GetFlag(FLAGS_workers);
-  o.agent_cert_seconds = absl::GetFlag(FLAGS_agent_cert_seconds);
+    o.agent_cert_seconds = absl::GetFlag(FLAGS_agent_cert_seconds);
+  o.campaign_tick_ms = absl::GetFlag(FLAGS_campaign_tick_ms);
   auto server = purser::server::Server::Start(o);
   if (!server.ok()) {
     std::cerr << "purser-server: " << server.status().message() << "\n";
