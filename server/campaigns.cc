@@ -177,7 +177,9 @@ absl::StatusOr<v1::Campaign> Campaigns::Create(const v1::CreateCampaignRequest& 
   absl::MutexLock lock(&mu_);
   st = Advance(c, *endpoints);
   if (!st.ok()) return st;
-  return Load(c.id());
+  auto out = Get(c.id());
+  if (!out.ok()) return out.status();
+  return out->campaign();
 }
 
 absl::StatusOr<v1::GetCampaignResponse> Campaigns::Get(const std::string& id) {

@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   o.offline_after_ms = absl::GetFlag(FLAGS_offline_after_ms);
   o.max_wait_seconds = absl::GetFlag(FLAGS_max_wait_seconds);
   o.workers = absl::GetFlag(FLAGS_workers);
-    o.agent_cert_seconds = absl::GetFlag(FLAGS_agent_cert_seconds);
+  o.agent_cert_seconds = absl::GetFlag(FLAGS_agent_cert_seconds);
   o.campaign_tick_ms = absl::GetFlag(FLAGS_campaign_tick_ms);
   auto server = purser::server::Server::Start(o);
   if (!server.ok()) {

@@ -4,9 +4,9 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 
+#include "client/artifact_cache.h"
 #include "google/protobuf/text_format.h"
 #include "grpcpp/client_context.h"
-#include "client/artifact_cache.h"
 #include "purser/v1/simulated.pb.h"
 #include "shared/files.h"
 #include "tests/integration/harness.h"
@@ -248,8 +248,9 @@ TEST_F(PlanTest, DownloadsResumeAndAreVerified) {
   a.set_sha256(info->sha256());
   // An interrupted earlier download left the first 300 KiB.
   ASSERT_TRUE(MakeDirs(dir_.Sub("cache")).ok());
-  ASSERT_TRUE(WriteFileAtomic(dir_.Sub("cache/") + info->sha256() + ".partial",
-                              data.substr(0, 300 * 1024)).ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(dir_.Sub("cache/") + info->sha256() + ".partial", data.substr(0, 300 * 1024))
+          .ok());
   auto path = cache.Ensure(agent->stub.get(), a);
   ASSERT_TRUE(path.ok()) << path.status();
   EXPECT_EQ(Slurp(*path), data);

@@ -118,7 +118,7 @@ TEST(Rollout, MaxInFlightAndStartRate) {
   Set(ms, 0, v1::MEMBER_STATE_RUNNING);
   Set(ms, 1, v1::MEMBER_STATE_RUNNING);
   Set(ms, 2, v1::MEMBER_STATE_RUNNING);
-  ms[2].set_started_unix_ms(kNow - 10'000);  // started within the last minute
+  ms[2].set_started_unix_ms(kNow - 10'000);                     // started within the last minute
   EXPECT_EQ(Decide(Running(p, 1), ms, kNow).start.size(), 1u);  // in flight: 3 of 4
   Set(ms, 3, v1::MEMBER_STATE_RUNNING);
   EXPECT_TRUE(Decide(Running(p, 1), ms, kNow).start.empty());
