@@ -30,6 +30,8 @@ Transition Decide(const JobView& job, const StepResult& result) {
   bool last = job.seq >= job.step_count;
   v1::EndpointState done = job.purpose == v1::PLAN_PURPOSE_OFFBOARD ? v1::ENDPOINT_STATE_OFFBOARDED
                                                                     : v1::ENDPOINT_STATE_ONBOARDED;
+  v1::EndpointState failed = job.purpose == v1::PLAN_PURPOSE_VERIFY ? v1::ENDPOINT_STATE_DRIFTED
+                                                                    : v1::ENDPOINT_STATE_FAILED;
   std::string where = absl::StrCat("step ", job.seq, "/", job.step_count, " ", job.step_id);
   switch (result.outcome) {
     case v1::STEP_OUTCOME_SUCCEEDED:
@@ -72,7 +74,7 @@ Transition Decide(const JobView& job, const StepResult& result) {
         t.detail = absl::StrCat(why, "; retrying");
       } else {
         t.job_state = timeout ? v1::JOB_STATE_TIMED_OUT : v1::JOB_STATE_FAILED;
-        t.endpoint_state = v1::ENDPOINT_STATE_FAILED;
+        t.endpoint_state = failed;
         t.detail = why;
       }
       return t;

@@ -136,7 +136,18 @@ class Store {
   // attempts left. Returns the endpoints that have work again.
   virtual absl::StatusOr<std::vector<std::string>> ExpireLeases(int64_t now_ms) = 0;
 
-    // Withdraws a run from an endpoint: queued and pending steps are cancelled; a
+      // Onboarded endpoints last found onboarded before `before_ms`, with the
+  // onboarding run that got them there: due for re-verification.
+  struct DueVerify {
+    std::string endpoint_id;
+    std::string plan_name;
+    std::map<std::string, std::string> params;  // as stored (secrets by reference)
+  };
+  virtual absl::StatusOr<std::vector<DueVerify>> DueForVerify(int64_t before_ms, int limit) = 0;
+  // The onboarding run that last applied to a drifted endpoint, to run it again.
+  virtual absl::StatusOr<std::vector<DueVerify>> Drifted(int limit) = 0;
+
+  // Withdraws a run from an endpoint: queued and pending steps are cancelled; a
   // step already leased finishes and nothing follows it.
   virtual absl::Status CancelRun(const std::string& run_id, const std::string& endpoint_id,
                                  int64_t now_ms) = 0;

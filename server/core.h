@@ -34,7 +34,9 @@ struct ServerOptions {
   int max_wait_seconds = 30;       // longest long poll
   int poll_interval_seconds = 30;  // told to agents
   int workers = 8;
-  int64_t campaign_tick_ms = 500;  // how often campaigns are moved along
+  int64_t campaign_tick_ms = 500;                  // how often campaigns are moved along
+  int64_t reverify_every_ms = 24LL * 3600 * 1000;  // drift checks of onboarded endpoints (0: off)
+  bool remediate_drift = false;                    // onboard drifted endpoints again
 };
 
 struct ServerCore {

@@ -21,6 +21,9 @@ ABSL_FLAG(int, max_wait_seconds, 30, "longest long poll");
 ABSL_FLAG(int, workers, 8, "worker threads for store calls");
 ABSL_FLAG(int64_t, agent_cert_seconds, 30LL * 24 * 3600, "lifetime of agent certificates");
 ABSL_FLAG(int64_t, campaign_tick_ms, 500, "how often campaigns are moved along");
+ABSL_FLAG(int64_t, reverify_every_ms, 24LL * 3600 * 1000,
+          "re-verify onboarded endpoints this often (the guide's daily task); 0: never");
+ABSL_FLAG(bool, remediate_drift, false, "onboard drifted endpoints again, automatically");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("purser-server --data_dir=DIR --plans_dir=DIR [--listen=ADDR]");
@@ -51,6 +54,8 @@ int main(int argc, char** argv) {
   o.workers = absl::GetFlag(FLAGS_workers);
   o.agent_cert_seconds = absl::GetFlag(FLAGS_agent_cert_seconds);
   o.campaign_tick_ms = absl::GetFlag(FLAGS_campaign_tick_ms);
+  o.reverify_every_ms = absl::GetFlag(FLAGS_reverify_every_ms);
+  o.remediate_drift = absl::GetFlag(FLAGS_remediate_drift);
   auto server = purser::server::Server::Start(o);
   if (!server.ok()) {
     std::cerr << "purser-server: " << server.status().message() << "\n";

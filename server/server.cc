@@ -65,6 +65,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
 
   s->agent_service_ = std::make_unique<AgentServiceImpl>(&core);
   s->campaigns_ = std::make_unique<Campaigns>(&core, options.campaign_tick_ms);
+  s->drift_ = std::make_unique<DriftChecker>(&core);
   s->operator_service_ = std::make_unique<OperatorServiceImpl>(&core, s->campaigns_.get());
   grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
   ssl.pem_root_certs = dir.ca_cert_pem;
@@ -93,7 +94,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
 }
 
 void Server::Sweep() {
-  int64_t last_leases = 0, last_flush = 0;
+  int64_t last_leases = 0, last_flush = 0, last_drift = 0;
   while (true) {
     {
       absl::MutexLock lock(&mu_);
@@ -109,6 +110,10 @@ void Server::Sweep() {
       } else {
         LogError("expiring leases: %s", requeued.status().ToString());
       }
+    }
+    if (now - last_drift >= std::min<int64_t>(60'000, core_.options.reverify_every_ms / 2 + 1)) {
+      last_drift = now;
+      drift_->Tick();
     }
     if (now - last_flush >= 5000) {
       last_flush = now;

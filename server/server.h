@@ -10,6 +10,7 @@
 #include "grpcpp/server.h"
 #include "server/agent_service.h"
 #include "server/core.h"
+#include "server/drift.h"
 #include "server/operator_service.h"
 
 namespace purser::server {
@@ -30,6 +31,7 @@ class Server {
   ServerCore core_;
   std::unique_ptr<AgentServiceImpl> agent_service_;
   std::unique_ptr<Campaigns> campaigns_;
+  std::unique_ptr<DriftChecker> drift_;
   std::unique_ptr<OperatorServiceImpl> operator_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;

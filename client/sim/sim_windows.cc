@@ -96,6 +96,13 @@ absl::StatusOr<std::unique_ptr<SimWindows>> SimWindows::Open(const std::string& 
     m = *made;
   }
   if (faults != nullptr) *m.mutable_faults() = *faults;
+  if (m.faults().mma_removed() && m.mma_installed()) {
+    m.set_mma_installed(false);
+    m.clear_workspaces();
+    auto* files = m.mutable_files();
+    files->erase(std::remove(files->begin(), files->end(), std::string(kMonitoringHost)),
+                 files->end());
+  }
   std::unique_ptr<SimWindows> sim(new SimWindows(state_file, std::move(m)));
   absl::MutexLock lock(&sim->mu_);
   sim->Recompute();
@@ -196,7 +203,7 @@ ActionResult SimWindows::Run(const v1::Step& step, const std::map<std::string, s
                   absl::StrCat("no answer within ", absl::FormatDuration(timeout)));
     }
   }
-    for (const auto& name : step.artifacts()) {
+  for (const auto& name : step.artifacts()) {
     auto it = params.find("artifact:" + name);
     if (it == params.end() || !PathExists(it->second)) {
       return Fail(v1::ERROR_CLASS_ARTIFACT, 0, absl::StrCat("package ", name, " is not staged"));

@@ -87,6 +87,10 @@ absl::Status SetState(Connection& c, const std::string& id, v1::EndpointState st
                                      "state_detail != ?2 OR error_class != ?3)"));
   RETURN_IF_ERROR(s.Bind(1, state).Bind(2, detail).Bind(3, error_class).Bind(4, id).Exec());
   if (sqlite3_changes(c.raw()) == 0) return absl::OkStatus();  // unchanged: no new event
+  if (state == v1::ENDPOINT_STATE_ONBOARDED) {
+    ASSIGN_OR_RETURN(Stmt v, c.Prepare("UPDATE endpoints SET verified_ms = ? WHERE id = ?"));
+    RETURN_IF_ERROR(v.Bind(1, now_ms).Bind(2, id).Exec());
+  }
   return AddEvent(c, id, now_ms, state, detail);
 }
 
@@ -860,6 +864,49 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::ExpireLeases(int64_t now_m
   });
   if (!st.ok()) return st;
   return requeued;
+}
+
+namespace {
+
+// The last onboarding run of each endpoint in `state` (and verified before `before_ms`).
+absl::StatusOr<std::vector<Store::DueVerify>> LastOnboardRuns(Connection& c,
+                                                              v1::EndpointState state,
+                                                              int64_t before_ms, int limit) {
+  ASSIGN_OR_RETURN(Stmt s,
+                   c.Prepare("SELECT e.id, r.plan_name, r.params FROM endpoints e "
+                             "JOIN runs r ON r.id = (SELECT j.run_id FROM jobs j JOIN runs r2 "
+                             "ON r2.id = j.run_id WHERE j.endpoint_id = e.id AND r2.purpose = 1 "
+                             "ORDER BY r2.created_ms DESC LIMIT 1) "
+                             "WHERE e.state = ? AND e.verified_ms < ? LIMIT ?"));
+  s.Bind(1, state).Bind(2, before_ms).Bind(3, limit);
+  std::vector<Store::DueVerify> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back({s.Text(0), s.Text(1), BlobMap(s.Text(2))});
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Store::DueVerify>> SqliteStore::DueForVerify(int64_t before_ms,
+                                                                        int limit) {
+  std::vector<DueVerify> out;
+  RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(out, LastOnboardRuns(c, v1::ENDPOINT_STATE_ONBOARDED, before_ms, limit));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<Store::DueVerify>> SqliteStore::Drifted(int limit) {
+  std::vector<DueVerify> out;
+  RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(out, LastOnboardRuns(c, v1::ENDPOINT_STATE_DRIFTED, INT64_MAX, limit));
+    return absl::OkStatus();
+  }));
+  return out;
 }
 
 absl::Status SqliteStore::CancelRun(const std::string& run_id, const std::string& endpoint_id,

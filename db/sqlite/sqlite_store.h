@@ -37,7 +37,9 @@ class SqliteStore : public Store {
   absl::StatusOr<std::vector<std::string>> ExpireLeases(int64_t now_ms) override;
   absl::Status PutArtifact(const v1::ArtifactInfo& info) override;
   absl::StatusOr<std::vector<v1::ArtifactInfo>> ListArtifacts() override;
-    absl::Status CancelRun(const std::string& run_id, const std::string& endpoint_id,
+      absl::StatusOr<std::vector<DueVerify>> DueForVerify(int64_t before_ms, int limit) override;
+  absl::StatusOr<std::vector<DueVerify>> Drifted(int limit) override;
+  absl::Status CancelRun(const std::string& run_id, const std::string& endpoint_id,
                          int64_t now_ms) override;
   absl::Status CreateCampaign(const v1::Campaign& campaign,
                               const std::vector<v1::CampaignMember>& members) override;

@@ -3,7 +3,9 @@
 // that the campaign-test plan fails because they run no Defender AV).
 #include <gtest/gtest.h>
 
+#include "google/protobuf/text_format.h"
 #include "grpcpp/client_context.h"
+#include "purser/v1/simulated.pb.h"
 #include "shared/files.h"
 #include "tests/integration/harness.h"
 
@@ -285,6 +287,83 @@ TEST_F(CampaignTest, OfflineIsCountedAsOfflineNotFailed) {
   EXPECT_EQ(k.failed(), 0);
   EXPECT_EQ(k.running(), 1);
   EXPECT_EQ(Get(c.id()).campaign().state(), v1::CAMPAIGN_STATE_RUNNING);
+}
+
+// Someone uninstalls MMA from an onboarded machine while its agent is down.
+class DriftTest : public CampaignTest {
+ protected:
+  std::string OnboardThenRemoveMma(std::vector<std::string> server_flags) {
+    server_flags.push_back("--reverify_every_ms=1000");
+    Start(server_flags);
+    Fleet(1, 0);
+    auto params = server_->OnboardParams("drift-test-key");
+    EXPECT_TRUE(params.ok());
+    auto run = server_->StartRun("mde-downlevel-onboard", {}, *params);
+    EXPECT_TRUE(run.ok());
+    std::string id = run->started(0);
+    EXPECT_TRUE(WaitUntil(
+        [&] { return server_->Get(id)->endpoint().state() == v1::ENDPOINT_STATE_ONBOARDED; }));
+    agents_[0]->Signal(SIGTERM);
+    agents_[0]->Wait();
+    auto again = StartAgent(*server_, dir_.Sub("a0"), "", "win81-x64-ent",
+                            {"--sim_faults=mma_removed: true"});
+    EXPECT_TRUE(again.ok());
+    agents_[0] = std::move(*again);
+    return id;
+  }
+};
+
+TEST_F(DriftTest, FailedReverifyMarksTheEndpointDrifted) {
+  std::string id = OnboardThenRemoveMma({});
+  ASSERT_TRUE(
+      WaitUntil([&] { return server_->Get(id)->endpoint().state() == v1::ENDPOINT_STATE_DRIFTED; },
+                absl::Seconds(30)));
+  auto e = server_->Get(id)->endpoint();
+  EXPECT_NE(e.state_detail().find("verify-sense"), std::string::npos) << e.state_detail();
+  EXPECT_NE(e.state_detail().find("NOT_INSTALLED"), std::string::npos) << e.state_detail();
+  absl::SleepFor(absl::Seconds(2));  // without remediation it stays drifted
+  EXPECT_EQ(server_->Get(id)->endpoint().state(), v1::ENDPOINT_STATE_DRIFTED);
+}
+
+TEST_F(DriftTest, DriftIsRemediatedWhenThePolicySaysSo) {
+  std::string id = OnboardThenRemoveMma({"--remediate_drift"});
+  bool seen_drifted = false;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto e = server_->Get(id)->endpoint();
+        seen_drifted |= e.state() == v1::ENDPOINT_STATE_DRIFTED;
+        return seen_drifted && e.state() == v1::ENDPOINT_STATE_ONBOARDED;
+      },
+      absl::Seconds(30)));
+  v1::SimMachine m;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      Slurp(dir_.Sub("a0") + "/machine.textproto"), &m));
+  EXPECT_TRUE(m.mma_installed());
+  int installs = 0;
+  for (const auto& i : m.install_log()) installs += i.what() == "Microsoft Monitoring Agent";
+  EXPECT_EQ(installs, 2);
+}
+
+TEST_F(CampaignTest, OffboardingCampaign) {
+  Start();
+  Fleet(4, 0);
+  auto params = server_->OnboardParams("offboard-campaign-key");
+  ASSERT_TRUE(params.ok());
+  v1::CreateCampaignRequest on;
+  on.set_plan_name("mde-downlevel-onboard");
+  for (const auto& [k, v] : *params) (*on.mutable_params())[k] = v;
+  WaitState(Create(on).id(), v1::CAMPAIGN_STATE_COMPLETED);
+  v1::CreateCampaignRequest off;
+  off.set_name("offboard");
+  off.set_plan_name("mde-downlevel-offboard");
+  (*off.mutable_params())["workspace_id"] = "test-workspace";
+  off.mutable_policy()->set_canary_count(1);
+  off.mutable_policy()->set_max_in_flight(2);
+  auto g = WaitState(Create(off).id(), v1::CAMPAIGN_STATE_COMPLETED);
+  EXPECT_EQ(g.campaign().counters().done(), 4);
+  auto list = server_->List();
+  ASSERT_TRUE(list.ok());
+  for (const auto& e : *list) EXPECT_EQ(e.state(), v1::ENDPOINT_STATE_OFFBOARDED);
 }
 
 TEST_F(CampaignTest, SurvivesAServerKillMidRollout) {

@@ -1,0 +1,72 @@
+#include "server/drift.h"
+
+#include "absl/strings/str_cat.h"
+#include "shared/crypto.h"
+#include "shared/logging.h"
+
+namespace purser::server {
+
+v1::Plan VerifyPlan(const v1::Plan& onboard) {
+  v1::Plan plan = onboard;
+  plan.set_name(absl::StrCat(onboard.name(), "/reverify"));
+  plan.set_purpose(v1::PLAN_PURPOSE_VERIFY);
+  plan.clear_steps();
+  for (const auto& s : onboard.steps()) {
+    if (s.kind() != v1::STEP_KIND_VERIFY) continue;
+    *plan.add_steps() = s;
+    plan.mutable_steps()->rbegin()->set_max_attempts(1);
+  }
+  return plan;
+}
+
+void DriftChecker::Start(const v1::Plan& plan,
+                         const std::map<std::string, std::string>& stored_params,
+                         const std::vector<std::string>& ids) {
+  db::RunSpec spec;
+  spec.run_id = absl::StrCat("r-", RandomHex(4));
+  spec.plan = plan;
+  spec.params = stored_params;
+  spec.endpoint_ids = ids;
+  spec.created_by = "drift";
+  spec.now_ms = core_->clock->NowMs();
+  if (plan.purpose() == v1::PLAN_PURPOSE_ONBOARD) {
+    auto artifacts = core_->artifacts->Resolve(plan);
+    if (!artifacts.ok()) return;
+    spec.artifacts = *artifacts;
+  }
+  auto out = core_->store->StartRun(spec);
+  if (!out.ok()) {
+    LogError("drift: starting %s: %s", plan.name(), out.status().ToString());
+    return;
+  }
+  if (out->started_size() > 0) {
+    LogInfo("drift: %s on %d endpoints (run %s)", plan.name(), out->started_size(), out->run_id());
+  }
+  core_->Notify({out->started().begin(), out->started().end()});
+}
+
+void DriftChecker::Tick() {
+  int64_t every = core_->options.reverify_every_ms;
+  if (every <= 0) return;
+  auto due = core_->store->DueForVerify(core_->clock->NowMs() - every, 500);
+  if (!due.ok()) {
+    LogError("drift: %s", due.status().ToString());
+    return;
+  }
+  for (const auto& d : *due) {
+    auto plan = core_->plans.find(d.plan_name);
+    if (plan == core_->plans.end()) continue;  // the plan is gone: nothing to verify with
+    v1::Plan verify = VerifyPlan(plan->second);
+    if (verify.steps_size() == 0) continue;
+    Start(verify, d.params, {d.endpoint_id});
+  }
+  if (!core_->options.remediate_drift) return;
+  auto drifted = core_->store->Drifted(500);
+  if (!drifted.ok()) return;
+  for (const auto& d : *drifted) {
+    auto plan = core_->plans.find(d.plan_name);
+    if (plan != core_->plans.end()) Start(plan->second, d.params, {d.endpoint_id});
+  }
+}
+
+}  // namespace purser::server
