@@ -577,8 +577,15 @@ int CampaignCommand(Client& client, const std::vector<char*>& args, bool json) {
     v1::Campaign c;
     bool tty = ::isatty(1);
     while (reader->Read(&c)) {
-      std::string line = json ? ToJson(c) : purser::ctl::CampaignSummary(c);
-      std::cout << (tty && !json ? "\033[2J\033[H" : "") << line << std::flush;
+            // A terminal gets a live view; a pipe or log one line per change.
+      if (json) {
+        std::cout << ToJson(c);
+      } else if (tty) {
+        std::cout << "\033[2J\033[H" << purser::ctl::CampaignSummary(c);
+      } else {
+        std::cout << purser::ctl::CampaignLine(c);
+      }
+      std::cout << std::flush;
       if (c.state() == v1::CAMPAIGN_STATE_PAUSED ||
           c.state() == v1::CAMPAIGN_STATE_WAITING_APPROVAL) {
         ctx.TryCancel();

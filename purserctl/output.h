@@ -18,6 +18,8 @@ std::string CampaignsTable(const std::vector<v1::Campaign>& campaigns);
 // State, reason, counters, waves and ETA in a few lines.
 std::string CampaignSummary(const v1::Campaign& c);
 std::string CampaignDetail(const v1::GetCampaignResponse& resp);
+// One line of progress, for logs and pipes.
+std::string CampaignLine(const v1::Campaign& c);
 // "2m ago", "never".
 std::string Ago(int64_t unix_ms, int64_t now_ms);
 

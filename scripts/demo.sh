@@ -33,7 +33,8 @@ build/purserctl artifact upload "$DEMO"/packages/* | awk '{print "uploaded", $1}
 for profile in win7-sp1-x64-ent win7-sp1-x86-pro win81-x64-ent win2008r2-sp1-x64 win10-x64-ent; do
   build/purser-agent --server="$PURSER_SERVER" --state_dir="$DEMO/agents/$profile" \
     --ca="$DEMO/server/ca.pem" --token_file="$DEMO/token" --executor=sim \
-    --sim_profile="$profile" --sim_hostname="$profile" 2>"$DEMO/agents/$profile.log" &
+        --sim_profile="$profile" --sim_hostname="$profile" --sim_faults="slow_step_ms: 150" \
+    2>"$DEMO/agents/$profile.log" &
   pids+=($!)
 done
 for _ in $(seq 100); do
@@ -42,13 +43,15 @@ done
 echo "== enrolled"
 build/purserctl endpoints list
 
-build/purserctl run start --plan mde-downlevel-onboard --all \
-  --params workspace_id=demo-workspace-0001,workspace_key=mde-workspace-key
-for _ in $(seq 300); do
-  busy=$(build/purserctl endpoints list -o json | grep -cE '"ENDPOINT_STATE_(QUEUED|IN_PROGRESS|WAITING_REBOOT)"' || true)
-  [ "$busy" -eq 0 ] && break; sleep 0.5
-done
-echo "== after the onboarding run"
+echo "== campaign: a canary of 1, then waves of 50% and the rest, 2 at a time, pausing at 2 failures"
+campaign=$(build/purserctl campaign create onboard-demo --plan mde-downlevel-onboard \
+  --params workspace_id=demo-workspace-0001,workspace_key=mde-workspace-key \
+  --labels site=demo --canary 1 --waves 50%,100% --max_in_flight 2 --failures 2 \
+  -o json | grep -o '"id": "c-[0-9a-f]*"' | cut -d'"' -f4)
+build/purserctl campaign watch "$campaign" && status=0 || status=$?
+echo "== campaign watch exited $status (0 completed, 10 paused, 11 cancelled or expired)"
+build/purserctl campaign get "$campaign"
+echo "== after the onboarding campaign"
 build/purserctl endpoints list
 
 # And back: offboard the 8.1 machine (removes the Defender workspace from MMA).
