@@ -577,7 +577,7 @@ int CampaignCommand(Client& client, const std::vector<char*>& args, bool json) {
     v1::Campaign c;
     bool tty = ::isatty(1);
     while (reader->Read(&c)) {
-            // A terminal gets a live view; a pipe or log one line per change.
+      // A terminal gets a live view; a pipe or log one line per change.
       if (json) {
         std::cout << ToJson(c);
       } else if (tty) {

@@ -168,9 +168,9 @@ std::string CampaignLine(const v1::Campaign& c) {
   const auto& k = c.counters();
   return absl::StrCat(absl::FormatTime("%H:%M:%S", absl::Now(), absl::UTCTimeZone()), " ",
                       StateName(c.state()), " wave ", c.current_wave(), ": done ", k.done(), "/",
-                      k.members(), ", running ", k.running(), ", pending ", k.pending(),
-                      ", failed ", k.failed(), ", offline ", k.offline(),
-                      c.state_reason().empty() ? "" : " - ", c.state_reason(), "\n");
+                      k.members(), ", running ", k.running(), " (rebooting ", k.waiting_reboot(),
+                      "), pending ", k.pending(), ", failed ", k.failed(), ", offline ",
+                      k.offline(), c.state_reason().empty() ? "" : " - ", c.state_reason(), "\n");
 }
 
 }  // namespace purser::ctl

@@ -446,6 +446,12 @@ void Campaigns::Unregister(CampaignWatch* w) {
 
 void Campaigns::Publish(const v1::Campaign& c) {
   absl::MutexLock lock(&watch_mu_);
+  // Watchers hear of changes, not of every tick (the ETA alone moves each time).
+  v1::Campaign key = c;
+  key.clear_eta_unix_ms();
+  std::string& last = published_[c.id()];
+  if (last == key.SerializeAsString()) return;
+  last = key.SerializeAsString();
   auto range = watches_.equal_range(c.id());
   for (auto it = range.first; it != range.second; ++it) it->second->Push(c);
 }

@@ -48,6 +48,7 @@ class Campaigns {
   absl::Mutex mu_;  // one campaign change at a time
   absl::Mutex watch_mu_;
   std::multimap<std::string, CampaignWatch*> watches_ ABSL_GUARDED_BY(watch_mu_);
+  std::map<std::string, std::string> published_ ABSL_GUARDED_BY(watch_mu_);  // last pushed, by id
   absl::Mutex stop_mu_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::thread thread_;
