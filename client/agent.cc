@@ -53,7 +53,7 @@ void Agent::Sleep(int64_t ms, const std::atomic<bool>& stop) {
 absl::Status Agent::CheckIn(v1::EndpointState* state) {
   v1::CheckInRequest req;
   *req.mutable_inventory() = executor_->Inventory();
-  req.mutable_inventory()->set_agent_nonce(identity_.nonce);
+  req.mutable_inventory()->set_agent_nonce(Fingerprint());
   req.mutable_inventory()->set_agent_version(PURSER_VERSION);
   v1::CheckInResponse resp;
   grpc::ClientContext ctx;
@@ -128,7 +128,7 @@ absl::Status Agent::RunJob(const v1::Job& job, const std::atomic<bool>& stop) {
   rep->set_output_tail(r.output);
   rep->set_duration_ms(absl::ToInt64Milliseconds(absl::Now() - t0));
   *rep->mutable_inventory() = executor_->Inventory();
-  rep->mutable_inventory()->set_agent_nonce(identity_.nonce);
+  rep->mutable_inventory()->set_agent_nonce(Fingerprint());
   rep->mutable_inventory()->set_agent_version(PURSER_VERSION);
 
   if (absl::Status st = journal_.Save(done); !st.ok()) return st;

@@ -45,7 +45,13 @@ absl::StatusOr<Identity> Enroll(const std::string& server, const std::string& ca
   Identity id;
   id.ca_pem = ca_pem;
   ASSIGN_OR_RETURN(id.nonce, Nonce(state_dir));
-  ASSIGN_OR_RETURN(id.key_pem, GenerateKeyPem());
+  // A machine enrolling again keeps its key, and so its endpoint id and history.
+  std::string key_path = P(state_dir, "key.pem");
+  if (PathExists(key_path)) {
+    ASSIGN_OR_RETURN(id.key_pem, ReadFile(key_path));
+  } else {
+    ASSIGN_OR_RETURN(id.key_pem, GenerateKeyPem());
+  }
   ASSIGN_OR_RETURN(std::string csr, MakeCsr(id.key_pem, inventory.hostname()));
   auto channel = MakeTlsChannel(server, TlsFiles{ca_pem, "", ""});
   auto stub = v1::AgentService::NewStub(channel);

@@ -24,6 +24,9 @@ ABSL_FLAG(std::string, sim_hostname, "", "simulated machine's hostname");
 ABSL_FLAG(std::string, sim_faults, "", "faults to inject, as purser.v1.SimFaults text format");
 ABSL_FLAG(int, wait_seconds, 25, "long-poll length");
 ABSL_FLAG(bool, exit_when_done, false, "exit once the endpoint is in a final state with no work");
+ABSL_FLAG(bool, reenroll, false,
+          "enroll again with --token_file even though enrolled (after revocation or expiry); "
+          "the key, and so the endpoint id, are kept");
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -78,7 +81,7 @@ int main(int argc, char** argv) {
   purser::SetLogPrefix(absl::StrCat("agent ", executor->Inventory().hostname(), ": "));
 
   auto identity = purser::client::LoadIdentity(state_dir);
-  if (absl::IsNotFound(identity.status())) {
+  if (absl::IsNotFound(identity.status()) || absl::GetFlag(FLAGS_reenroll)) {
     if (absl::GetFlag(FLAGS_ca).empty() || absl::GetFlag(FLAGS_token_file).empty()) {
       std::cerr << "purser-agent: not enrolled yet: give --ca and --token_file\n";
       return 2;

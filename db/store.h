@@ -164,7 +164,15 @@ class Store {
 
   // Certificates.
   virtual absl::Status RecordCert(const CertRecord& cert) = 0;
-  virtual absl::StatusOr<std::vector<CertRecord>> ListCerts() = 0;
+    virtual absl::StatusOr<std::vector<CertRecord>> ListCerts() = 0;
+  // Marks a certificate revoked (an agent's endpoint becomes REVOKED). NOT_FOUND if unknown.
+  virtual absl::StatusOr<CertRecord> RevokeCert(const std::string& serial, int64_t now_ms) = 0;
+
+  // The audit log: appended to, never changed.
+  virtual absl::Status AppendAudit(const v1::AuditEntry& entry) = 0;
+  virtual absl::StatusOr<v1::ListAuditResponse> ListAudit(const v1::ListAuditRequest& req) = 0;
+  // State changes and step results of an endpoint, oldest first.
+  virtual absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& endpoint_id) = 0;
 
   // Artifacts (the bytes live beside the store, by SHA-256).
   virtual absl::Status PutArtifact(const v1::ArtifactInfo& info) = 0;

@@ -10,6 +10,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -23,6 +24,7 @@
 #include "shared/plan/effective_plan.h"
 #include "shared/plan/plan_loader.h"
 #include "shared/plan/platform.h"
+#include "shared/x509.h"
 
 ABSL_FLAG(std::string, server, "", "server host:port (env PURSER_SERVER)");
 ABSL_FLAG(std::string, ca, "", "CA certificate (env PURSER_CA)");
@@ -58,6 +60,12 @@ ABSL_FLAG(int, min_sample, 0, "campaign create: finished endpoints before the th
 ABSL_FLAG(std::string, window, "", "campaign create: start endpoints only in HH:MM-HH:MM (UTC)");
 ABSL_FLAG(std::string, deadline, "", "campaign create: expire after this long (e.g. 72h)");
 ABSL_FLAG(std::string, error_class, "", "campaign retry: only this error class (e.g. TIMEOUT)");
+ABSL_FLAG(std::string, role, "", "cert issue: admin, operator or viewer");
+ABSL_FLAG(std::string, who, "", "audit: only this operator");
+ABSL_FLAG(std::string, method, "", "audit: only this method");
+ABSL_FLAG(std::string, config, "",
+          "connection settings file (env PURSER_CONFIG): lines 'server = host:port', 'ca = ...', "
+          "'cert = ...', 'key = ...'");
 
 namespace {
 
@@ -80,7 +88,13 @@ Commands:
             [--reboot now|operator|window:HH:MM-HH:MM]
   campaign list | get ID | watch ID
   campaign pause|resume|cancel|approve ID
-  campaign retry ID [--error_class TIMEOUT]
+    campaign retry ID [--error_class TIMEOUT]
+  endpoints history ID
+  cert issue NAME --role admin|operator|viewer --out PREFIX   (writes PREFIX.key, PREFIX.pem)
+  cert renew --out PREFIX
+  cert list [-o json]
+  cert revoke SERIAL
+  audit [--who NAME] [--method NAME] [--page_size N] [-o json]
   (campaign watch exits 0 when completed, 10 when paused or waiting, 11 cancelled or expired)
   artifact upload FILE... [--name NAME]
   artifact list [-o json]
@@ -89,8 +103,9 @@ Commands:
   plan validate FILE
   plan show FILE --os PROFILE    (effective steps for a simulated profile's OS)
 
-Connection: --server, --ca, --cert, --key, or PURSER_SERVER, PURSER_CA,
-PURSER_CERT, PURSER_KEY in the environment.
+Connection: --server, --ca, --cert, --key; else PURSER_SERVER, PURSER_CA,
+PURSER_CERT, PURSER_KEY in the environment; else a config file (--config or
+PURSER_CONFIG) of 'server = ...', 'ca = ...', 'cert = ...', 'key = ...' lines.
 Exit codes: 0 ok, 1 refused/failed, 2 usage, 3 unreachable, 4 not allowed, 5 not found.)";
 
 int Usage(const std::string& why) {
@@ -98,10 +113,24 @@ int Usage(const std::string& why) {
   return 2;
 }
 
-std::string Setting(const absl::Flag<std::string>& flag, const char* env) {
+// A connection setting: the flag, else the environment, else the config file.
+std::string Setting(const absl::Flag<std::string>& flag, const char* env, const char* key) {
   std::string v = absl::GetFlag(flag);
   if (v.empty() && std::getenv(env) != nullptr) v = std::getenv(env);
-  return v;
+  if (!v.empty()) return v;
+  std::string config = absl::GetFlag(FLAGS_config);
+  if (config.empty() && std::getenv("PURSER_CONFIG") != nullptr)
+    config = std::getenv("PURSER_CONFIG");
+  if (config.empty()) return "";
+  auto text = purser::ReadFile(config);
+  if (!text.ok()) return "";
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+    if (absl::StripAsciiWhitespace(kv.first) == key) {
+      return std::string(absl::StripAsciiWhitespace(kv.second));
+    }
+  }
+  return "";
 }
 
 int ExitFor(const grpc::Status& st) {
@@ -135,12 +164,12 @@ std::map<std::string, std::string> KeyValues(const std::vector<std::string>& ite
 class Client {
  public:
   static absl::StatusOr<Client> Connect() {
-    std::string server = Setting(FLAGS_server, "PURSER_SERVER");
+    std::string server = Setting(FLAGS_server, "PURSER_SERVER", "server");
     if (server.empty())
       return absl::InvalidArgumentError("no server: give --server or PURSER_SERVER");
-    auto tls =
-        purser::LoadTlsFiles(Setting(FLAGS_ca, "PURSER_CA"), Setting(FLAGS_cert, "PURSER_CERT"),
-                             Setting(FLAGS_key, "PURSER_KEY"));
+    auto tls = purser::LoadTlsFiles(Setting(FLAGS_ca, "PURSER_CA", "ca"),
+                                    Setting(FLAGS_cert, "PURSER_CERT", "cert"),
+                                    Setting(FLAGS_key, "PURSER_KEY", "key"));
     if (!tls.ok()) return tls.status();
     if (tls->cert_pem.empty() || tls->key_pem.empty()) {
       return absl::InvalidArgumentError(
@@ -278,6 +307,7 @@ int PlanCommand(const std::vector<char*>& args) {
 }
 
 int CampaignCommand(Client& client, const std::vector<char*>& args, bool json);
+int AdminCommand(Client& client, const std::vector<char*>& args, bool json);
 
 int Main(const std::vector<char*>& args) {
   if (args.empty() || std::string(args[0]) == "help") {
@@ -459,6 +489,9 @@ int Main(const std::vector<char*>& args) {
     return 0;
   }
   if (noun == "campaign") return CampaignCommand(*client, args, json);
+  if (noun == "cert" || noun == "audit" || (noun == "endpoints" && verb == "history")) {
+    return AdminCommand(*client, args, json);
+  }
   if (noun == "plans" && verb == "list") {
     v1::ListPlansResponse resp;
     grpc::Status st = client->Call(&Stub::ListPlans, v1::ListPlansRequest(), &resp);
@@ -631,6 +664,93 @@ int CampaignCommand(Client& client, const std::vector<char*>& args, bool json) {
   if (!st.ok()) return ExitFor(st);
   std::cout << (json ? ToJson(resp) : purser::ctl::CampaignSummary(resp));
   return 0;
+}
+
+// Writes a fresh key and the certificate issued for it: PREFIX.key (0600), PREFIX.pem.
+int IssueInto(Client& client, const std::string& prefix, const std::string& name,
+              const std::string& role, bool renew) {
+  if (prefix.empty()) return Usage("--out PREFIX is required");
+  auto key = purser::GenerateKeyPem();
+  auto csr = purser::MakeCsr(*key, name.empty() ? "operator" : name);
+  v1::IssuedCertificate resp;
+  grpc::Status st;
+  if (renew) {
+    v1::RenewOperatorCertificateRequest req;
+    req.set_csr_pem(*csr);
+    st = client.Call(&Stub::RenewOperatorCertificate, req, &resp);
+  } else {
+    v1::IssueOperatorCertificateRequest req;
+    req.set_name(name);
+    req.set_role(role);
+    req.set_csr_pem(*csr);
+    st = client.Call(&Stub::IssueOperatorCertificate, req, &resp);
+  }
+  if (!st.ok()) return ExitFor(st);
+  auto w1 = purser::WriteFileAtomic(prefix + ".key", *key, 0600);
+  auto w2 = purser::WriteFileAtomic(prefix + ".pem", resp.certificate_pem(), 0600);
+  if (!w1.ok() || !w2.ok()) {
+    std::cerr << "purserctl: " << (!w1.ok() ? w1 : w2).message() << "\n";
+    return 1;
+  }
+  std::cout << "certificate " << resp.serial() << " written to " << prefix << ".pem (key " << prefix
+            << ".key), valid until "
+            << absl::FormatTime(absl::FromUnixMillis(resp.not_after_unix_ms()), absl::UTCTimeZone())
+            << "\n";
+  return 0;
+}
+
+int AdminCommand(Client& client, const std::vector<char*>& args, bool json) {
+  std::string noun = args[0], verb = args.size() > 1 ? args[1] : "";
+  std::string arg = args.size() > 2 ? args[2] : "";
+  if (noun == "endpoints") {
+    auto id = client.ResolveId(arg);
+    if (!id.ok()) {
+      std::cerr << "purserctl: " << id.status().message() << "\n";
+      return id.status().code() == absl::StatusCode::kNotFound ? 5 : 1;
+    }
+    v1::GetEndpointRequest req;
+    req.set_id(*id);
+    v1::EndpointHistory resp;
+    grpc::Status st = client.Call(&Stub::GetEndpointHistory, req, &resp);
+    if (!st.ok()) return ExitFor(st);
+    std::cout << (json ? ToJson(resp) : purser::ctl::HistoryTable(resp));
+    return 0;
+  }
+  if (noun == "audit") {
+    v1::ListAuditRequest req;
+    req.set_who(absl::GetFlag(FLAGS_who));
+    req.set_method(absl::GetFlag(FLAGS_method));
+    req.set_page_size(absl::GetFlag(FLAGS_page_size));
+    v1::ListAuditResponse resp;
+    grpc::Status st = client.Call(&Stub::ListAudit, req, &resp);
+    if (!st.ok()) return ExitFor(st);
+    std::cout << (json ? ToJson(resp) : purser::ctl::AuditTable(resp));
+    return 0;
+  }
+  if (verb == "issue") {
+    if (arg.empty()) return Usage("cert issue: give a name");
+    return IssueInto(client, absl::GetFlag(FLAGS_out), arg, absl::GetFlag(FLAGS_role), false);
+  }
+  if (verb == "renew") return IssueInto(client, absl::GetFlag(FLAGS_out), "", "", true);
+  if (verb == "list") {
+    v1::ListCertificatesResponse resp;
+    grpc::Status st = client.Call(&Stub::ListCertificates, v1::ListCertificatesRequest(), &resp);
+    if (!st.ok()) return ExitFor(st);
+    std::cout << (json ? ToJson(resp) : purser::ctl::CertificatesTable(resp));
+    return 0;
+  }
+  if (verb == "revoke") {
+    if (arg.empty()) return Usage("cert revoke: give a serial");
+    v1::RevokeCertificateRequest req;
+    req.set_serial(arg);
+    v1::CertificateInfo resp;
+    grpc::Status st = client.Call(&Stub::RevokeCertificate, req, &resp);
+    if (!st.ok()) return ExitFor(st);
+    std::cout << "certificate " << resp.serial() << " of " << resp.subject() << " (" << resp.role()
+              << ") revoked\n";
+    return 0;
+  }
+  return Usage(absl::StrCat("unknown command: ", noun, " ", verb));
 }
 
 }  // namespace

@@ -57,7 +57,7 @@ std::string EndpointsTable(const std::vector<v1::Endpoint>& endpoints) {
         {e.id().substr(0, 12), e.hostname(), OsDisplayName(e.os()),
          ShortEnumName(v1::EndpointState_Name(e.state()), "ENDPOINT_STATE_"), step,
          absl::StrCat(e.online() ? "online " : "offline ", Ago(e.last_seen_unix_ms(), now)),
-         e.state_detail()});
+         absl::StrCat(e.clone_suspected() ? "CLONED IDENTITY? " : "", e.state_detail())});
   }
   return FormatTable(rows);
 }
@@ -171,6 +171,66 @@ std::string CampaignLine(const v1::Campaign& c) {
                       k.members(), ", running ", k.running(), " (rebooting ", k.waiting_reboot(),
                       "), pending ", k.pending(), ", failed ", k.failed(), ", offline ",
                       k.offline(), c.state_reason().empty() ? "" : " - ", c.state_reason(), "\n");
+}
+
+namespace {
+std::string When(int64_t ms) {
+  return ms <= 0
+             ? "-"
+             : absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+}
+}  // namespace
+
+std::string HistoryTable(const v1::EndpointHistory& h) {
+  std::vector<std::vector<std::string>> rows = {{"WHEN (UTC)", "WHAT", "DETAIL"}};
+  for (const auto& e : h.entries()) {
+    if (e.job_id().empty()) {
+      rows.push_back({When(e.at_unix_ms()),
+                      ShortEnumName(v1::EndpointState_Name(e.state()), "ENDPOINT_STATE_"),
+                      e.detail()});
+    } else {
+      std::string tail = e.output_tail();
+      if (tail.size() > 60) tail = "..." + tail.substr(tail.size() - 57);
+      for (char& ch : tail)
+        if (ch == '\n') ch = ' ';
+      rows.push_back(
+          {When(e.at_unix_ms()),
+           absl::StrCat("step ", e.job_id().substr(e.job_id().rfind('.') + 1), " attempt ",
+                        e.attempt(), ": ",
+                        ShortEnumName(v1::StepOutcome_Name(e.outcome()), "STEP_OUTCOME_"), " exit ",
+                        e.exit_code(), " in ", e.duration_ms(), " ms",
+                        e.applied() ? "" : " (late, not applied)"),
+           absl::StrCat(e.detail(), tail.empty() ? "" : " | ", tail)});
+    }
+  }
+  return FormatTable(rows);
+}
+
+std::string AuditTable(const v1::ListAuditResponse& a) {
+  std::vector<std::vector<std::string>> rows = {
+      {"WHEN (UTC)", "WHO", "ROLE", "METHOD", "RESULT", "REQUEST"}};
+  for (const auto& e : a.entries()) {
+    std::string req = e.request_json();
+    for (char& ch : req)
+      if (ch == '\n') ch = ' ';
+    if (req.size() > 80) req = req.substr(0, 77) + "...";
+    rows.push_back({When(e.at_unix_ms()), e.who(), e.role(), e.method(),
+                    e.result_code() == 0
+                        ? "OK"
+                        : absl::StrCat("error ", e.result_code(), ": ", e.result_message()),
+                    req});
+  }
+  return FormatTable(rows);
+}
+
+std::string CertificatesTable(const v1::ListCertificatesResponse& c) {
+  std::vector<std::vector<std::string>> rows = {
+      {"SERIAL", "SUBJECT", "ROLE", "ISSUED", "EXPIRES", "REVOKED"}};
+  for (const auto& e : c.certificates()) {
+    rows.push_back({e.serial(), e.subject(), e.role(), When(e.issued_unix_ms()),
+                    When(e.not_after_unix_ms()), When(e.revoked_unix_ms())});
+  }
+  return FormatTable(rows);
 }
 
 }  // namespace purser::ctl

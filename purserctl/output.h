@@ -18,6 +18,9 @@ std::string CampaignsTable(const std::vector<v1::Campaign>& campaigns);
 // State, reason, counters, waves and ETA in a few lines.
 std::string CampaignSummary(const v1::Campaign& c);
 std::string CampaignDetail(const v1::GetCampaignResponse& resp);
+std::string HistoryTable(const v1::EndpointHistory& h);
+std::string AuditTable(const v1::ListAuditResponse& a);
+std::string CertificatesTable(const v1::ListCertificatesResponse& c);
 // One line of progress, for logs and pipes.
 std::string CampaignLine(const v1::Campaign& c);
 // "2m ago", "never".

@@ -43,6 +43,10 @@ void FinishEmpty(WaitReactor* r) {
   r->Finish(grpc::Status::OK);
 }
 
+void FinishRefused(WaitReactor* r, const std::string& why) {
+  r->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why));
+}
+
 void ProcessWait(ServerCore* core, WaitReactor* r) {
   int64_t now = core->clock->NowMs();
   core->Seen(r->endpoint);

@@ -36,5 +36,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
 void ProcessWait(ServerCore* core, WaitReactor* r);
 // Answers a parked long poll with "nothing yet".
 void FinishEmpty(WaitReactor* r);
+// Ends a parked long poll with PERMISSION_DENIED (its certificate was revoked).
+void FinishRefused(WaitReactor* r, const std::string& why);
 
 }  // namespace purser::server

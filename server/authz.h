@@ -30,12 +30,12 @@ class Authorizer {
   // The caller of an operator method needing at least `min`.
   absl::StatusOr<Caller> Operator(const grpc::AuthContext& ctx, Role min, const char* method);
 
+  // Whoever the certificate names, role aside (refused if revoked).
+  absl::StatusOr<Caller> Identify(const grpc::AuthContext& ctx);
   void Revoke(const std::string& serial);
   bool IsRevoked(const std::string& serial) const;
 
  private:
-  absl::StatusOr<Caller> Identify(const grpc::AuthContext& ctx);
-
   mutable absl::Mutex mu_;
   absl::flat_hash_set<std::string> revoked_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Caller> cache_ ABSL_GUARDED_BY(mu_);  // PEM -> caller

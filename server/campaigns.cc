@@ -15,6 +15,7 @@ class CampaignWatch : public grpc::ServerWriteReactor<v1::Campaign> {
  public:
   CampaignWatch(Campaigns* owner, std::string id) : owner_(owner), id_(std::move(id)) {}
   const std::string& id() const { return id_; }
+  std::string serial;  // the watcher's certificate, set before it is registered
   void Push(const v1::Campaign& c) {
     absl::MutexLock lock(&mu_);
     if (finishing_) return;
@@ -423,6 +424,7 @@ grpc::ServerWriteReactor<v1::Campaign>* Campaigns::Watch(grpc::CallbackServerCon
   core_->pool->Submit([this, ctx, w] {
     auto caller = core_->authz.Operator(*ctx->auth_context(), Role::kViewer, "WatchCampaign");
     if (!caller.ok()) return w->End(ToGrpc(caller.status()));
+    w->serial = caller->serial;
     auto now = Get(w->id());
     if (!now.ok()) return w->End(ToGrpc(now.status()));
     {
@@ -432,6 +434,15 @@ grpc::ServerWriteReactor<v1::Campaign>* Campaigns::Watch(grpc::CallbackServerCon
     w->Push(now->campaign());
   });
   return w;
+}
+
+void Campaigns::CloseWatchesOf(const std::string& serial) {
+  absl::MutexLock lock(&watch_mu_);
+  for (auto& [id, w] : watches_) {
+    if (w->serial == serial) {
+      w->End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "certificate revoked"));
+    }
+  }
 }
 
 void Campaigns::Unregister(CampaignWatch* w) {

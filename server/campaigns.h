@@ -34,6 +34,8 @@ class Campaigns {
   grpc::ServerWriteReactor<v1::Campaign>* Watch(grpc::CallbackServerContext* ctx,
                                                 const v1::GetCampaignRequest* req);
   void Unregister(CampaignWatch* w);
+  // Ends the watches opened with certificate `serial` (it was revoked).
+  void CloseWatchesOf(const std::string& serial);
 
  private:
   absl::StatusOr<v1::Campaign> Load(const std::string& id);

@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/util/json_util.h"
+#include "server/agent_service.h"
 #include "server/runs.h"
 #include "shared/crypto.h"
 #include "shared/logging.h"
@@ -9,16 +11,45 @@
 namespace purser::server {
 namespace {
 
+void Audit(ServerCore* core, const char* method, const absl::StatusOr<Caller>& who,
+           const google::protobuf::Message& req, const absl::Status& result) {
+  v1::AuditEntry a;
+  a.set_at_unix_ms(core->clock->NowMs());
+  a.set_method(method);
+  if (who.ok()) {
+    a.set_who(who->id);
+    a.set_role(who->role);
+    a.set_cert_serial(who->serial);
+  } else {
+    a.set_who("(refused certificate)");
+  }
+  std::unique_ptr<google::protobuf::Message> copy(req.New());
+  copy->CopyFrom(req);
+  if (auto* secret = dynamic_cast<v1::PutSecretRequest*>(copy.get()))
+    secret->set_value("[REDACTED]");
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(*copy, &json);
+  a.set_request_json(Redact(json));
+  a.set_result_code(static_cast<int32_t>(result.code()));
+  a.set_result_message(Redact(std::string(result.message())));
+  absl::Status st = core->store->AppendAudit(a);
+  if (!st.ok()) LogError("audit of %s: %s", method, st.ToString());
+  LogInfo("%s by %s: %s", method, a.who(), result.ok() ? "OK" : result.ToString());
+}
+
+// Runs `fn` on the pool once the caller's role allows `method`. Every call of
+// a method that changes something (above viewer) goes to the audit log, the
+// refused ones too, with secrets in the request redacted.
 template <typename Fn>
 grpc::ServerUnaryReactor* OnPool(ServerCore* core, grpc::CallbackServerContext* ctx, Role min,
-                                 const char* method, Fn fn) {
+                                 const char* method, const google::protobuf::Message* req, Fn fn) {
   grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
-  core->pool->Submit([core, ctx, r, min, method, fn = std::move(fn)]() mutable {
+  core->pool->Submit([core, ctx, r, min, method, req, fn = std::move(fn)]() mutable {
     auto caller = core->authz.Operator(*ctx->auth_context(), min, method);
     absl::Status st = caller.ok() ? fn(*caller) : caller.status();
+    // Refused for its role, a caller is still named in the log.
     if (min > Role::kViewer) {
-      LogInfo("%s by %s: %s", method, caller.ok() ? caller->id : "(refused)",
-              st.ok() ? "OK" : st.ToString());
+      Audit(core, method, core->authz.Identify(*ctx->auth_context()), *req, st);
     }
     r->Finish(ToGrpc(st));
   });
@@ -30,7 +61,7 @@ grpc::ServerUnaryReactor* OnPool(ServerCore* core, grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* OperatorServiceImpl::CreateEnrollmentToken(
     grpc::CallbackServerContext* ctx, const v1::CreateEnrollmentTokenRequest* req,
     v1::CreateEnrollmentTokenResponse* resp) {
-  return OnPool(core_, ctx, Role::kAdmin, "CreateEnrollmentToken",
+  return OnPool(core_, ctx, Role::kAdmin, "CreateEnrollmentToken", req,
                 [this, req, resp](const Caller& caller) -> absl::Status {
                   if (req->max_uses() < 0 || req->max_uses() > 1'000'000) {
                     return absl::InvalidArgumentError("max_uses: must be 1..1000000");
@@ -61,7 +92,7 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::CreateEnrollmentToken(
 grpc::ServerUnaryReactor* OperatorServiceImpl::ListEndpoints(grpc::CallbackServerContext* ctx,
                                                              const v1::ListEndpointsRequest* req,
                                                              v1::ListEndpointsResponse* resp) {
-  return OnPool(core_, ctx, Role::kViewer, "ListEndpoints",
+  return OnPool(core_, ctx, Role::kViewer, "ListEndpoints", req,
                 [this, req, resp](const Caller&) -> absl::Status {
                   db::EndpointFilter f;
                   f.state = req->state();
@@ -78,7 +109,7 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::ListEndpoints(grpc::CallbackServe
 grpc::ServerUnaryReactor* OperatorServiceImpl::GetEndpoint(grpc::CallbackServerContext* ctx,
                                                            const v1::GetEndpointRequest* req,
                                                            v1::GetEndpointResponse* resp) {
-  return OnPool(core_, ctx, Role::kViewer, "GetEndpoint",
+  return OnPool(core_, ctx, Role::kViewer, "GetEndpoint", req,
                 [this, req, resp](const Caller&) -> absl::Status {
                   if (req->id().empty()) return absl::InvalidArgumentError("id: required");
                   auto e = core_->store->GetEndpoint(req->id(), core_->clock->NowMs());
@@ -95,7 +126,7 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::StartRun(grpc::CallbackServerCont
                                                         const v1::StartRunRequest* req,
                                                         v1::StartRunResponse* resp) {
   return OnPool(
-      core_, ctx, Role::kOperator, "StartRun",
+      core_, ctx, Role::kOperator, "StartRun", req,
       [this, req, resp](const Caller& caller) -> absl::Status {
         auto plan = core_->plans.find(req->plan_name());
         if (plan == core_->plans.end()) {
@@ -125,15 +156,15 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::StartRun(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* OperatorServiceImpl::PutSecret(grpc::CallbackServerContext* ctx,
                                                          const v1::PutSecretRequest* req,
                                                          v1::PutSecretResponse*) {
-  return OnPool(core_, ctx, Role::kAdmin, "PutSecret", [this, req](const Caller&) {
+  return OnPool(core_, ctx, Role::kAdmin, "PutSecret", req, [this, req](const Caller&) {
     return core_->secrets->Put(req->name(), req->value(), core_->clock->NowMs());
   });
 }
 
 grpc::ServerUnaryReactor* OperatorServiceImpl::ListPlans(grpc::CallbackServerContext* ctx,
-                                                         const v1::ListPlansRequest*,
+                                                         const v1::ListPlansRequest* req,
                                                          v1::ListPlansResponse* resp) {
-  return OnPool(core_, ctx, Role::kViewer, "ListPlans", [this, resp](const Caller&) {
+  return OnPool(core_, ctx, Role::kViewer, "ListPlans", req, [this, resp](const Caller&) {
     for (const auto& [name, plan] : core_->plans) *resp->add_plans() = plan;
     return absl::OkStatus();
   });
@@ -142,22 +173,23 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::ListPlans(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* OperatorServiceImpl::AllowReboot(grpc::CallbackServerContext* ctx,
                                                            const v1::AllowRebootRequest* req,
                                                            v1::AllowRebootResponse* resp) {
-  return OnPool(
-      core_, ctx, Role::kOperator, "AllowReboot", [this, req, resp](const Caller&) -> absl::Status {
-        std::vector<std::string> ids(req->endpoint_ids().begin(), req->endpoint_ids().end());
-        if (ids.empty()) return absl::InvalidArgumentError("endpoint_ids: required");
-        auto n = core_->store->AllowReboot(ids);
-        if (!n.ok()) return n.status();
-        resp->set_allowed(*n);
-        core_->Notify(ids);
-        return absl::OkStatus();
-      });
+  return OnPool(core_, ctx, Role::kOperator, "AllowReboot", req,
+                [this, req, resp](const Caller&) -> absl::Status {
+                  std::vector<std::string> ids(req->endpoint_ids().begin(),
+                                               req->endpoint_ids().end());
+                  if (ids.empty()) return absl::InvalidArgumentError("endpoint_ids: required");
+                  auto n = core_->store->AllowReboot(ids);
+                  if (!n.ok()) return n.status();
+                  resp->set_allowed(*n);
+                  core_->Notify(ids);
+                  return absl::OkStatus();
+                });
 }
 
 grpc::ServerUnaryReactor* OperatorServiceImpl::ListArtifacts(grpc::CallbackServerContext* ctx,
-                                                             const v1::ListArtifactsRequest*,
+                                                             const v1::ListArtifactsRequest* req,
                                                              v1::ListArtifactsResponse* resp) {
-  return OnPool(core_, ctx, Role::kViewer, "ListArtifacts", [this, resp](const Caller&) {
+  return OnPool(core_, ctx, Role::kViewer, "ListArtifacts", req, [this, resp](const Caller&) {
     auto all = core_->store->ListArtifacts();
     if (!all.ok()) return all.status();
     for (auto& a : *all) *resp->add_artifacts() = std::move(a);
@@ -168,7 +200,7 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::ListArtifacts(grpc::CallbackServe
 grpc::ServerUnaryReactor* OperatorServiceImpl::CreateCampaign(grpc::CallbackServerContext* ctx,
                                                               const v1::CreateCampaignRequest* req,
                                                               v1::Campaign* resp) {
-  return OnPool(core_, ctx, Role::kOperator, "CreateCampaign",
+  return OnPool(core_, ctx, Role::kOperator, "CreateCampaign", req,
                 [this, req, resp](const Caller& caller) -> absl::Status {
                   auto c = campaigns_->Create(*req, caller.id);
                   if (!c.ok()) return c.status();
@@ -178,9 +210,9 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::CreateCampaign(grpc::CallbackServ
 }
 
 grpc::ServerUnaryReactor* OperatorServiceImpl::ListCampaigns(grpc::CallbackServerContext* ctx,
-                                                             const v1::ListCampaignsRequest*,
+                                                             const v1::ListCampaignsRequest* req,
                                                              v1::ListCampaignsResponse* resp) {
-  return OnPool(core_, ctx, Role::kViewer, "ListCampaigns",
+  return OnPool(core_, ctx, Role::kViewer, "ListCampaigns", req,
                 [this, resp](const Caller&) -> absl::Status {
                   auto all = campaigns_->List();
                   if (!all.ok()) return all.status();
@@ -192,7 +224,7 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::ListCampaigns(grpc::CallbackServe
 grpc::ServerUnaryReactor* OperatorServiceImpl::GetCampaign(grpc::CallbackServerContext* ctx,
                                                            const v1::GetCampaignRequest* req,
                                                            v1::GetCampaignResponse* resp) {
-  return OnPool(core_, ctx, Role::kViewer, "GetCampaign",
+  return OnPool(core_, ctx, Role::kViewer, "GetCampaign", req,
                 [this, req, resp](const Caller&) -> absl::Status {
                   auto c = campaigns_->Get(req->id());
                   if (!c.ok()) return c.status();
@@ -204,11 +236,135 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::GetCampaign(grpc::CallbackServerC
 grpc::ServerUnaryReactor* OperatorServiceImpl::ActOnCampaign(grpc::CallbackServerContext* ctx,
                                                              const v1::ActOnCampaignRequest* req,
                                                              v1::Campaign* resp) {
-  return OnPool(core_, ctx, Role::kOperator, "ActOnCampaign",
+  return OnPool(core_, ctx, Role::kOperator, "ActOnCampaign", req,
                 [this, req, resp](const Caller&) -> absl::Status {
                   auto c = campaigns_->Act(*req);
                   if (!c.ok()) return c.status();
                   *resp = *c;
+                  return absl::OkStatus();
+                });
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::GetEndpointHistory(grpc::CallbackServerContext* ctx,
+                                                                  const v1::GetEndpointRequest* req,
+                                                                  v1::EndpointHistory* resp) {
+  return OnPool(core_, ctx, Role::kViewer, "GetEndpointHistory", req,
+                [this, req, resp](const Caller&) -> absl::Status {
+                  auto e = core_->store->GetEndpoint(req->id(), core_->clock->NowMs());
+                  if (!e.ok()) return e.status();
+                  auto h = core_->store->History(req->id());
+                  if (!h.ok()) return h.status();
+                  resp->set_endpoint_id(req->id());
+                  for (auto& entry : *h) *resp->add_entries() = std::move(entry);
+                  return absl::OkStatus();
+                });
+}
+
+absl::StatusOr<v1::IssuedCertificate> OperatorServiceImpl::Issue(const std::string& csr_pem,
+                                                                 const std::string& name,
+                                                                 const std::string& role,
+                                                                 int64_t validity_seconds) {
+  if (role != "admin" && role != "operator" && role != "viewer") {
+    return absl::InvalidArgumentError("role: admin, operator or viewer");
+  }
+  if (name.empty() || name.size() > 64)
+    return absl::InvalidArgumentError("name: 1 to 64 characters");
+  auto pub = CsrPublicKeyDer(csr_pem);
+  if (!pub.ok()) return pub.status();
+  auto cert = core_->ca->IssueOperator(
+      *pub, name, role, validity_seconds > 0 ? validity_seconds : kOperatorCertSeconds);
+  if (!cert.ok()) return cert.status();
+  int64_t now = core_->clock->NowMs();
+  absl::Status st =
+      core_->store->RecordCert({cert->serial_hex, name, role, now, cert->not_after_ms, 0});
+  if (!st.ok()) return st;
+  v1::IssuedCertificate out;
+  out.set_certificate_pem(cert->pem);
+  out.set_serial(cert->serial_hex);
+  out.set_not_after_unix_ms(cert->not_after_ms);
+  return out;
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::IssueOperatorCertificate(
+    grpc::CallbackServerContext* ctx, const v1::IssueOperatorCertificateRequest* req,
+    v1::IssuedCertificate* resp) {
+  return OnPool(core_, ctx, Role::kAdmin, "IssueOperatorCertificate", req,
+                [this, req, resp](const Caller&) -> absl::Status {
+                  auto out =
+                      Issue(req->csr_pem(), req->name(), req->role(), req->validity_seconds());
+                  if (!out.ok()) return out.status();
+                  *resp = *out;
+                  return absl::OkStatus();
+                });
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::RenewOperatorCertificate(
+    grpc::CallbackServerContext* ctx, const v1::RenewOperatorCertificateRequest* req,
+    v1::IssuedCertificate* resp) {
+  // A viewer may renew its own certificate: the audit log still records it.
+  return OnPool(core_, ctx, Role::kViewer, "RenewOperatorCertificate", req,
+                [this, req, resp](const Caller& caller) -> absl::Status {
+                  auto out = Issue(req->csr_pem(), caller.id, caller.role, 0);
+                  if (!out.ok()) return out.status();
+                  *resp = *out;
+                  Audit(core_, "RenewOperatorCertificate", caller, *req, absl::OkStatus());
+                  return absl::OkStatus();
+                });
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::ListCertificates(
+    grpc::CallbackServerContext* ctx, const v1::ListCertificatesRequest* req,
+    v1::ListCertificatesResponse* resp) {
+  return OnPool(core_, ctx, Role::kAdmin, "ListCertificates", req,
+                [this, resp](const Caller&) -> absl::Status {
+                  auto certs = core_->store->ListCerts();
+                  if (!certs.ok()) return certs.status();
+                  for (const auto& c : *certs) {
+                    auto* info = resp->add_certificates();
+                    info->set_serial(c.serial);
+                    info->set_subject(c.subject);
+                    info->set_role(c.role);
+                    info->set_issued_unix_ms(c.issued_ms);
+                    info->set_not_after_unix_ms(c.not_after_ms);
+                    info->set_revoked_unix_ms(c.revoked_ms);
+                  }
+                  return absl::OkStatus();
+                });
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::RevokeCertificate(
+    grpc::CallbackServerContext* ctx, const v1::RevokeCertificateRequest* req,
+    v1::CertificateInfo* resp) {
+  return OnPool(core_, ctx, Role::kAdmin, "RevokeCertificate", req,
+                [this, req, resp](const Caller&) -> absl::Status {
+                  auto c = core_->store->RevokeCert(req->serial(), core_->clock->NowMs());
+                  if (!c.ok()) return c.status();
+                  core_->authz.Revoke(c->serial);
+                  // Open streams end now, not at their next call.
+                  if (c->role == "agent") {
+                    if (WaitReactor* r = core_->waiters.TakeEndpoint(c->subject)) {
+                      FinishRefused(r, "certificate revoked");
+                    }
+                  }
+                  campaigns_->CloseWatchesOf(c->serial);
+                  resp->set_serial(c->serial);
+                  resp->set_subject(c->subject);
+                  resp->set_role(c->role);
+                  resp->set_issued_unix_ms(c->issued_ms);
+                  resp->set_not_after_unix_ms(c->not_after_ms);
+                  resp->set_revoked_unix_ms(c->revoked_ms);
+                  return absl::OkStatus();
+                });
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::ListAudit(grpc::CallbackServerContext* ctx,
+                                                         const v1::ListAuditRequest* req,
+                                                         v1::ListAuditResponse* resp) {
+  return OnPool(core_, ctx, Role::kAdmin, "ListAudit", req,
+                [this, req, resp](const Caller&) -> absl::Status {
+                  auto out = core_->store->ListAudit(*req);
+                  if (!out.ok()) return out.status();
+                  *resp = *out;
                   return absl::OkStatus();
                 });
 }

@@ -58,7 +58,28 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
     return campaigns_->Watch(ctx, req);
   }
 
+  grpc::ServerUnaryReactor* GetEndpointHistory(grpc::CallbackServerContext* ctx,
+                                               const v1::GetEndpointRequest* req,
+                                               v1::EndpointHistory* resp) override;
+  grpc::ServerUnaryReactor* IssueOperatorCertificate(grpc::CallbackServerContext* ctx,
+                                                     const v1::IssueOperatorCertificateRequest* req,
+                                                     v1::IssuedCertificate* resp) override;
+  grpc::ServerUnaryReactor* RenewOperatorCertificate(grpc::CallbackServerContext* ctx,
+                                                     const v1::RenewOperatorCertificateRequest* req,
+                                                     v1::IssuedCertificate* resp) override;
+  grpc::ServerUnaryReactor* ListCertificates(grpc::CallbackServerContext* ctx,
+                                             const v1::ListCertificatesRequest* req,
+                                             v1::ListCertificatesResponse* resp) override;
+  grpc::ServerUnaryReactor* RevokeCertificate(grpc::CallbackServerContext* ctx,
+                                              const v1::RevokeCertificateRequest* req,
+                                              v1::CertificateInfo* resp) override;
+  grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext* ctx,
+                                      const v1::ListAuditRequest* req,
+                                      v1::ListAuditResponse* resp) override;
+
  private:
+  absl::StatusOr<v1::IssuedCertificate> Issue(const std::string& csr_pem, const std::string& name,
+                                              const std::string& role, int64_t validity_seconds);
   ServerCore* core_;
   Campaigns* campaigns_;
 };

@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "db/sqlite/sqlite_store.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "server/data_dir.h"
@@ -10,6 +12,7 @@
 #include "shared/logging.h"
 #include "shared/plan/plan_loader.h"
 #include "shared/status_macros.h"
+#include "shared/x509.h"
 
 namespace purser::server {
 
@@ -57,6 +60,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (!options.plans_dir.empty()) {
     ASSIGN_OR_RETURN(core.plans, LoadPlanDir(options.plans_dir));
   }
+  if (dir.created) {  // the first admin's certificate is listed and revocable like any other
+    ASSIGN_OR_RETURN(std::string admin_pem, ReadFile(options.data_dir + "/admin.pem"));
+    ASSIGN_OR_RETURN(CertInfo admin, ParseCert(admin_pem));
+    RETURN_IF_ERROR(
+        core.store->RecordCert({admin.serial_hex, admin.common_name, admin.organizational_unit,
+                                core.clock->NowMs(), admin.not_after_ms, 0}));
+  }
   ASSIGN_OR_RETURN(auto certs, core.store->ListCerts());
   for (const auto& c : certs) {
     if (c.revoked_ms != 0) core.authz.Revoke(c.serial);
@@ -70,6 +80,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
   ssl.pem_root_certs = dir.ca_cert_pem;
   ssl.pem_key_cert_pairs.push_back({dir.server_key_pem, dir.server_cert_pem});
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::SslServerCredentials(ssl), &s->port_);
   builder.RegisterService(s->agent_service_.get());

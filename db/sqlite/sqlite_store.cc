@@ -17,7 +17,7 @@ namespace {
 constexpr char kEndpointColumns[] =
     "e.id, e.hostname, e.inventory, e.labels, e.state, e.state_detail, e.error_class, e.run_id, "
     "e.current_seq, e.step_count, e.current_step_id, e.cert_serial, e.last_seen_ms, "
-    "e.enrolled_ms, COALESCE(r.plan_name, '')";
+    "e.enrolled_ms, COALESCE(r.plan_name, ''), e.reboot_allowed, e.clone_suspected";
 
 std::string MapBlob(const std::map<std::string, std::string>& m) {
   v1::StringMap sm;
@@ -54,6 +54,8 @@ v1::Endpoint EndpointFromRow(const Stmt& s, int64_t now_ms, const StoreOptions& 
   e.set_last_seen_unix_ms(s.Int(12));
   e.set_enrolled_unix_ms(s.Int(13));
   e.set_plan_name(s.Text(14));
+  e.set_reboot_allowed(s.Int(15) != 0);
+  e.set_clone_suspected(s.Int(16) != 0);
   e.set_online(e.last_seen_unix_ms() > 0 &&
                now_ms - e.last_seen_unix_ms() <= options.offline_after_ms);
   return e;
@@ -92,6 +94,35 @@ absl::Status SetState(Connection& c, const std::string& id, v1::EndpointState st
     RETURN_IF_ERROR(v.Bind(1, now_ms).Bind(2, id).Exec());
   }
   return AddEvent(c, id, now_ms, state, detail);
+}
+
+// Each agent installation has its own nonce: another one under the same
+// certificate is a cloned identity. Flag it and say so; never merge silently.
+absl::Status NoteNonce(Connection& c, const std::string& id, const v1::Inventory& inv,
+                       int64_t now_ms) {
+  if (inv.agent_nonce().empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(Stmt s,
+                   c.Prepare("SELECT agent_nonce, clone_suspected FROM endpoints WHERE id = ?"));
+  s.Bind(1, id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return absl::OkStatus();
+  std::string known = s.Text(0);
+  bool flagged = s.Int(1) != 0;
+  if (known.empty()) {
+    ASSIGN_OR_RETURN(Stmt set, c.Prepare("UPDATE endpoints SET agent_nonce = ? WHERE id = ?"));
+    return set.Bind(1, inv.agent_nonce()).Bind(2, id).Exec();
+  }
+  if (known == inv.agent_nonce() || flagged) return absl::OkStatus();
+  ASSIGN_OR_RETURN(Stmt flag, c.Prepare("UPDATE endpoints SET clone_suspected = 1 WHERE id = ?"));
+  RETURN_IF_ERROR(flag.Bind(1, id).Exec());
+  ASSIGN_OR_RETURN(Stmt st, c.Prepare("SELECT state FROM endpoints WHERE id = ?"));
+  st.Bind(1, id);
+  ASSIGN_OR_RETURN(bool have, st.Step());
+  return AddEvent(
+      c, id, now_ms,
+      have ? static_cast<v1::EndpointState>(st.Int(0)) : v1::ENDPOINT_STATE_UNSPECIFIED,
+      absl::StrCat("cloned identity suspected: agent ", inv.agent_nonce().substr(0, 8), " on ",
+                   inv.hostname(), " presents the certificate of agent ", known.substr(0, 8)));
 }
 
 absl::Status ApplyMigrations(Connection& c) {
@@ -292,6 +323,7 @@ absl::StatusOr<v1::Endpoint> SqliteStore::CheckIn(const std::string& endpoint_id
                         .Bind(3, now_ms)
                         .Bind(4, endpoint_id)
                         .Exec());
+    RETURN_IF_ERROR(NoteNonce(c, endpoint_id, inventory, now_ms));
     std::string detail = e->state_detail();
     v1::EndpointState state = ClassifyOs(e->state(), inventory, &detail);
     if (state != e->state()) {
@@ -804,6 +836,7 @@ absl::StatusOr<ReportAck> SqliteStore::RecordReport(const std::string& endpoint_
                           .Exec());
     }
     if (r.has_inventory()) {
+      RETURN_IF_ERROR(NoteNonce(c, endpoint_id, r.inventory(), now_ms));
       ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE endpoints SET inventory = ?, last_seen_ms = ? "
                                          "WHERE id = ?"));
       RETURN_IF_ERROR(s.BindBlob(1, r.inventory().SerializeAsString())
@@ -1080,6 +1113,131 @@ absl::StatusOr<std::vector<CertRecord>> SqliteStore::ListCerts() {
     }
     return absl::OkStatus();
   }));
+  return out;
+}
+
+absl::StatusOr<CertRecord> SqliteStore::RevokeCert(const std::string& serial, int64_t now_ms) {
+  CertRecord out;
+  absl::Status st = writer_->Run([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT serial, subject, role, issued_ms, not_after_ms, "
+                                       "revoked_ms FROM certs WHERE serial = ?"));
+    s.Bind(1, serial);
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return absl::NotFoundError(absl::StrCat("certificate ", serial, " not found"));
+    out = {s.Text(0), s.Text(1), s.Text(2), s.Int(3), s.Int(4), s.Int(5)};
+    if (out.revoked_ms != 0) return absl::OkStatus();
+    out.revoked_ms = now_ms;
+    ASSIGN_OR_RETURN(Stmt up, c.Prepare("UPDATE certs SET revoked_ms = ? WHERE serial = ?"));
+    RETURN_IF_ERROR(up.Bind(1, now_ms).Bind(2, serial).Exec());
+    if (out.role != "agent") return absl::OkStatus();
+    // The endpoint is revoked when its current certificate is.
+    ASSIGN_OR_RETURN(Stmt cur,
+                     c.Prepare("SELECT 1 FROM endpoints WHERE id = ? AND cert_serial = ?"));
+    cur.Bind(1, out.subject).Bind(2, serial);
+    ASSIGN_OR_RETURN(bool current, cur.Step());
+    if (!current) return absl::OkStatus();
+    return SetState(c, out.subject, v1::ENDPOINT_STATE_REVOKED,
+                    absl::StrCat("certificate ", serial, " revoked"), v1::ERROR_CLASS_UNSPECIFIED,
+                    now_ms);
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::Status SqliteStore::AppendAudit(const v1::AuditEntry& a) {
+  return writer_->Run([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO audit(at_ms, who, role, cert_serial, method, "
+                                       "request_json, result_code, result_message) "
+                                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+    return s.Bind(1, a.at_unix_ms())
+        .Bind(2, a.who())
+        .Bind(3, a.role())
+        .Bind(4, a.cert_serial())
+        .Bind(5, a.method())
+        .Bind(6, a.request_json())
+        .Bind(7, a.result_code())
+        .Bind(8, a.result_message())
+        .Exec();
+  });
+}
+
+absl::StatusOr<v1::ListAuditResponse> SqliteStore::ListAudit(const v1::ListAuditRequest& req) {
+  v1::ListAuditResponse out;
+  int limit = req.page_size() <= 0 ? 100 : std::min(req.page_size(), 1000);
+  RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt s,
+                     c.Prepare("SELECT id, at_ms, who, role, cert_serial, method, request_json, "
+                               "result_code, result_message FROM audit WHERE "
+                               "(?1 = '' OR who = ?1) AND (?2 = '' OR method = ?2) AND "
+                               "at_ms >= ?3 AND (?4 = 0 OR id < ?4) ORDER BY id DESC LIMIT ?5"));
+    s.Bind(1, req.who())
+        .Bind(2, req.method())
+        .Bind(3, req.since_unix_ms())
+        .Bind(4, req.before_id());
+    s.Bind(5, limit + 1);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      v1::AuditEntry* a = out.add_entries();
+      a->set_id(s.Int(0));
+      a->set_at_unix_ms(s.Int(1));
+      a->set_who(s.Text(2));
+      a->set_role(s.Text(3));
+      a->set_cert_serial(s.Text(4));
+      a->set_method(s.Text(5));
+      a->set_request_json(s.Text(6));
+      a->set_result_code(static_cast<int32_t>(s.Int(7)));
+      a->set_result_message(s.Text(8));
+    }
+    return absl::OkStatus();
+  }));
+  if (out.entries_size() > limit) {
+    out.mutable_entries()->RemoveLast();
+    out.set_next_before_id(out.entries(limit - 1).id());
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::HistoryEntry>> SqliteStore::History(const std::string& id) {
+  std::vector<v1::HistoryEntry> out;
+  RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt e, c.Prepare("SELECT at_ms, state, detail FROM events "
+                                       "WHERE endpoint_id = ? ORDER BY id"));
+    e.Bind(1, id);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, e.Step());
+      if (!row) break;
+      v1::HistoryEntry h;
+      h.set_at_unix_ms(e.Int(0));
+      h.set_state(static_cast<v1::EndpointState>(e.Int(1)));
+      h.set_detail(e.Text(2));
+      out.push_back(std::move(h));
+    }
+    ASSIGN_OR_RETURN(Stmt r, c.Prepare("SELECT received_ms, job_id, attempt, outcome, exit_code, "
+                                       "duration_ms, output_tail, message, applied FROM reports "
+                                       "WHERE endpoint_id = ?"));
+    r.Bind(1, id);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, r.Step());
+      if (!row) break;
+      v1::HistoryEntry h;
+      h.set_at_unix_ms(r.Int(0));
+      h.set_job_id(r.Text(1));
+      h.set_attempt(static_cast<int32_t>(r.Int(2)));
+      h.set_outcome(static_cast<v1::StepOutcome>(r.Int(3)));
+      h.set_exit_code(static_cast<int32_t>(r.Int(4)));
+      h.set_duration_ms(r.Int(5));
+      h.set_output_tail(r.Text(6));
+      h.set_detail(r.Text(7));
+      h.set_applied(r.Int(8) != 0);
+      out.push_back(std::move(h));
+    }
+    return absl::OkStatus();
+  }));
+  std::stable_sort(out.begin(), out.end(),
+                   [](const v1::HistoryEntry& a, const v1::HistoryEntry& b) {
+                     return a.at_unix_ms() < b.at_unix_ms();
+                   });
   return out;
 }
 

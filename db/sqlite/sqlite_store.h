@@ -48,7 +48,11 @@ class SqliteStore : public Store {
   absl::Status SaveCampaign(const v1::Campaign& campaign,
                             const std::vector<v1::CampaignMember>& members) override;
   absl::Status RecordCert(const CertRecord& cert) override;
-  absl::StatusOr<std::vector<CertRecord>> ListCerts() override;
+    absl::StatusOr<std::vector<CertRecord>> ListCerts() override;
+  absl::StatusOr<CertRecord> RevokeCert(const std::string& serial, int64_t now_ms) override;
+  absl::Status AppendAudit(const v1::AuditEntry& entry) override;
+  absl::StatusOr<v1::ListAuditResponse> ListAudit(const v1::ListAuditRequest& req) override;
+  absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& endpoint_id) override;
   absl::Status PutSecret(const std::string& name, const std::string& sealed,
                          int64_t now_ms) override;
   absl::StatusOr<std::string> GetSealedSecret(const std::string& name) override;
