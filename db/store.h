@@ -80,6 +80,10 @@ struct ReportAck {
 
 struct EndpointFilter {
   v1::EndpointState state = v1::ENDPOINT_STATE_UNSPECIFIED;
+  v1::OsProduct product = v1::OS_PRODUCT_UNSPECIFIED;
+  std::map<std::string, std::string> labels;
+  std::string campaign_id;
+  int64_t not_seen_since_ms = 0;
   int page_size = 100;
   std::string page_token;  // the last id of the previous page
 };
@@ -114,6 +118,11 @@ class Store {
   virtual absl::StatusOr<v1::Endpoint> GetEndpoint(const std::string& id, int64_t now_ms) = 0;
   virtual absl::StatusOr<EndpointPage> ListEndpoints(const EndpointFilter& filter,
                                                      int64_t now_ms) = 0;
+    // Sets and removes labels; returns the endpoint.
+  virtual absl::StatusOr<v1::Endpoint> SetLabels(const std::string& id,
+                                                 const std::map<std::string, std::string>& set,
+                                                 const std::vector<std::string>& remove,
+                                                 int64_t now_ms) = 0;
   // Marks endpoints seen at `now_ms` (batched: the server flushes its in-memory view).
   virtual absl::Status TouchEndpoints(const std::vector<std::string>& ids, int64_t now_ms) = 0;
   // Jobs of the endpoint's current run (all runs if it has none), in order.

@@ -61,6 +61,10 @@ ABSL_FLAG(std::string, window, "", "campaign create: start endpoints only in HH:
 ABSL_FLAG(std::string, deadline, "", "campaign create: expire after this long (e.g. 72h)");
 ABSL_FLAG(std::string, error_class, "", "campaign retry: only this error class (e.g. TIMEOUT)");
 ABSL_FLAG(std::string, role, "", "cert issue: admin, operator or viewer");
+ABSL_FLAG(std::string, product, "", "endpoints list: only this OS (WINDOWS_7, WINDOWS_8_1, ...)");
+ABSL_FLAG(std::string, campaign, "", "endpoints list: only members of this campaign");
+ABSL_FLAG(std::string, not_seen_for, "", "endpoints list: not seen for this long (e.g. 2h)");
+ABSL_FLAG(std::vector<std::string>, remove, {}, "labels: keys to remove");
 ABSL_FLAG(std::string, who, "", "audit: only this operator");
 ABSL_FLAG(std::string, method, "", "audit: only this method");
 ABSL_FLAG(std::string, config, "",
@@ -76,7 +80,9 @@ constexpr char kUsage[] = R"(purserctl [connection flags] COMMAND [flags]
 
 Commands:
   token create --out FILE [--uses N] [--ttl 24h] [--labels k=v,...]
-  endpoints list [--state STATE] [--page_size N] [-o json]
+    endpoints list [--state STATE] [--product WINDOWS_7] [--labels k=v,...] [--campaign ID]
+                 [--not_seen_for 2h] [--page_size N] [-o json]
+  endpoints labels ID [--labels k=v,...] [--remove k,...]
   endpoints get ID [-o json]
     run start --plan NAME (--endpoints ID,... | --all) [--params k=v,...]
             [--reboot now|operator|window:22:00-04:00]
@@ -367,6 +373,23 @@ int Main(const std::vector<char*>& args) {
       }
       req.set_state(s);
     }
+    std::string product = absl::GetFlag(FLAGS_product);
+    if (!product.empty()) {
+      v1::OsProduct p;
+      if (!v1::OsProduct_Parse("OS_PRODUCT_" + product, &p))
+        return Usage("--product: unknown " + product);
+      req.set_product(p);
+    }
+    for (const auto& [k, v] : KeyValues(absl::GetFlag(FLAGS_labels)))
+      (*req.mutable_labels())[k] = v;
+    req.set_campaign_id(absl::GetFlag(FLAGS_campaign));
+    if (!absl::GetFlag(FLAGS_not_seen_for).empty()) {
+      absl::Duration d;
+      if (!absl::ParseDuration(absl::GetFlag(FLAGS_not_seen_for), &d)) {
+        return Usage("--not_seen_for: a duration like 2h");
+      }
+      req.set_not_seen_since_unix_ms(absl::ToUnixMillis(absl::Now() - d));
+    }
     int page_size = absl::GetFlag(FLAGS_page_size);
     req.set_page_size(page_size > 0 ? page_size : 1000);
     v1::ListEndpointsResponse all;
@@ -489,6 +512,23 @@ int Main(const std::vector<char*>& args) {
     return 0;
   }
   if (noun == "campaign") return CampaignCommand(*client, args, json);
+  if (noun == "endpoints" && verb == "labels") {
+    if (args.size() < 3) return Usage("endpoints labels: give an endpoint id");
+    auto id = client->ResolveId(args[2]);
+    if (!id.ok()) {
+      std::cerr << "purserctl: " << id.status().message() << "\n";
+      return id.status().code() == absl::StatusCode::kNotFound ? 5 : 1;
+    }
+    v1::SetLabelsRequest req;
+    req.set_endpoint_id(*id);
+    for (const auto& [k, v] : KeyValues(absl::GetFlag(FLAGS_labels))) (*req.mutable_set())[k] = v;
+    for (const auto& k : absl::GetFlag(FLAGS_remove)) req.add_remove(k);
+    v1::Endpoint resp;
+    grpc::Status st = client->Call(&Stub::SetLabels, req, &resp);
+    if (!st.ok()) return ExitFor(st);
+    std::cout << (json ? ToJson(resp) : purser::ctl::EndpointsTable({resp}));
+    return 0;
+  }
   if (noun == "cert" || noun == "audit" || (noun == "endpoints" && verb == "history")) {
     return AdminCommand(*client, args, json);
   }

@@ -98,6 +98,10 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::ListEndpoints(grpc::CallbackServe
                   f.state = req->state();
                   f.page_size = req->page_size();
                   f.page_token = req->page_token();
+                  f.product = req->product();
+                  f.labels = {req->labels().begin(), req->labels().end()};
+                  f.campaign_id = req->campaign_id();
+                  f.not_seen_since_ms = req->not_seen_since_unix_ms();
                   auto page = core_->store->ListEndpoints(f, core_->clock->NowMs());
                   if (!page.ok()) return page.status();
                   for (auto& e : page->endpoints) *resp->add_endpoints() = std::move(e);
@@ -367,6 +371,26 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::ListAudit(grpc::CallbackServerCon
                   *resp = *out;
                   return absl::OkStatus();
                 });
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::SetLabels(grpc::CallbackServerContext* ctx,
+                                                         const v1::SetLabelsRequest* req,
+                                                         v1::Endpoint* resp) {
+  return OnPool(
+      core_, ctx, Role::kOperator, "SetLabels", req,
+      [this, req, resp](const Caller&) -> absl::Status {
+        for (const auto& [k, v] : req->set()) {
+          if (k.empty() || k.size() > 63 || v.size() > 255) {
+            return absl::InvalidArgumentError("set: keys 1-63 characters, values at most 255");
+          }
+        }
+        auto e = core_->store->SetLabels(req->endpoint_id(), {req->set().begin(), req->set().end()},
+                                         {req->remove().begin(), req->remove().end()},
+                                         core_->clock->NowMs());
+        if (!e.ok()) return e.status();
+        *resp = *e;
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace purser::server

@@ -360,19 +360,29 @@ absl::StatusOr<v1::Endpoint> SqliteStore::GetEndpoint(const std::string& id, int
 }
 
 absl::StatusOr<EndpointPage> SqliteStore::ListEndpoints(const EndpointFilter& f, int64_t now_ms) {
-  static const std::string sql =
-      absl::StrCat("SELECT ", kEndpointColumns,
-                   " FROM endpoints e LEFT JOIN runs r ON r.id = e.run_id "
-                   "WHERE (?1 = 0 OR e.state = ?1) AND e.id > ?2 ORDER BY e.id LIMIT ?3");
+  static const std::string sql = absl::StrCat(
+      "SELECT ", kEndpointColumns,
+      " FROM endpoints e LEFT JOIN runs r ON r.id = e.run_id "
+      "WHERE (?1 = 0 OR e.state = ?1) AND e.id > ?2 AND (?3 = 0 OR e.last_seen_ms < ?3) "
+      "AND (?4 = '' OR e.id IN (SELECT endpoint_id FROM campaign_members WHERE campaign_id = ?4)) "
+      "ORDER BY e.id");
   int page_size = f.page_size <= 0 ? 100 : std::min(f.page_size, 1000);
   EndpointPage page;
   RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
     ASSIGN_OR_RETURN(Stmt s, c.Prepare(sql.c_str()));
-    s.Bind(1, f.state).Bind(2, f.page_token).Bind(3, page_size + 1);
-    while (true) {
+    s.Bind(1, f.state).Bind(2, f.page_token).Bind(3, f.not_seen_since_ms).Bind(4, f.campaign_id);
+    while (static_cast<int>(page.endpoints.size()) <= page_size) {
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      page.endpoints.push_back(EndpointFromRow(s, now_ms, options_));
+      v1::Endpoint e = EndpointFromRow(s, now_ms, options_);
+      // OS and labels live in blobs: filtered here, past the SQL.
+      if (f.product != v1::OS_PRODUCT_UNSPECIFIED && e.os().product() != f.product) continue;
+      bool labels_match = true;
+      for (const auto& [k, v] : f.labels) {
+        auto it = e.labels().find(k);
+        labels_match &= it != e.labels().end() && it->second == v;
+      }
+      if (labels_match) page.endpoints.push_back(std::move(e));
     }
     return absl::OkStatus();
   }));
@@ -381,6 +391,27 @@ absl::StatusOr<EndpointPage> SqliteStore::ListEndpoints(const EndpointFilter& f,
     page.next_page_token = page.endpoints.back().id();
   }
   return page;
+}
+
+absl::StatusOr<v1::Endpoint> SqliteStore::SetLabels(const std::string& id,
+                                                    const std::map<std::string, std::string>& set,
+                                                    const std::vector<std::string>& remove,
+                                                    int64_t now_ms) {
+  v1::Endpoint out;
+  absl::Status st = writer_->Run([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(auto e, LoadEndpoint(c, id, now_ms, options_));
+    if (!e) return absl::NotFoundError(absl::StrCat("endpoint ", id, " not found"));
+    std::map<std::string, std::string> labels(e->labels().begin(), e->labels().end());
+    for (const auto& [k, v] : set) labels[k] = v;
+    for (const auto& k : remove) labels.erase(k);
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE endpoints SET labels = ? WHERE id = ?"));
+    RETURN_IF_ERROR(s.BindBlob(1, MapBlob(labels)).Bind(2, id).Exec());
+    ASSIGN_OR_RETURN(auto updated, LoadEndpoint(c, id, now_ms, options_));
+    out = *updated;
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
 }
 
 absl::StatusOr<std::vector<v1::JobInfo>> SqliteStore::ListJobs(const std::string& endpoint_id) {

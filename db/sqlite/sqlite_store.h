@@ -26,6 +26,10 @@ class SqliteStore : public Store {
                                        const v1::Inventory& inventory, int64_t now_ms) override;
   absl::StatusOr<v1::Endpoint> GetEndpoint(const std::string& id, int64_t now_ms) override;
   absl::StatusOr<EndpointPage> ListEndpoints(const EndpointFilter& filter, int64_t now_ms) override;
+    absl::StatusOr<v1::Endpoint> SetLabels(const std::string& id,
+                                         const std::map<std::string, std::string>& set,
+                                         const std::vector<std::string>& remove,
+                                         int64_t now_ms) override;
   absl::Status TouchEndpoints(const std::vector<std::string>& ids, int64_t now_ms) override;
   absl::StatusOr<std::vector<v1::JobInfo>> ListJobs(const std::string& endpoint_id) override;
   absl::StatusOr<v1::StartRunResponse> StartRun(const RunSpec& spec) override;

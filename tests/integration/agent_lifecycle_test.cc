@@ -88,6 +88,22 @@ TEST(AgentLifecycle, PurserctlTablesJsonAndExitCodes) {
   ASSERT_EQ(RunCtl(server, "endpoints list --state UNSUPPORTED", &out), 0);
   EXPECT_NE(out.find("win10-x64-ent"), std::string::npos) << out;
   EXPECT_EQ(out.find("win81-x64-ent"), std::string::npos) << out;
+  // Filters: by OS, then by a label set through the CLI.
+  ASSERT_EQ(RunCtl(server, "endpoints list --product WINDOWS_8_1", &out), 0);
+  EXPECT_NE(out.find("win81-x64-ent"), std::string::npos) << out;
+  EXPECT_EQ(out.find("win10-x64-ent"), std::string::npos) << out;
+  std::string id81 = parsed.endpoints(0).hostname() == "win81-x64-ent" ? parsed.endpoints(0).id()
+                                                                       : parsed.endpoints(1).id();
+  ASSERT_EQ(RunCtl(server, "endpoints labels " + id81.substr(0, 10) + " --labels ring=pilot", &out),
+            0)
+      << out;
+  ASSERT_EQ(RunCtl(server, "endpoints list --labels ring=pilot -o json", &out), 0);
+  v1::ListEndpointsResponse pilot;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &pilot).ok()) << out;
+  ASSERT_EQ(pilot.endpoints_size(), 1);
+  EXPECT_EQ(pilot.endpoints(0).id(), id81);
+  ASSERT_EQ(RunCtl(server, "endpoints list --not_seen_for 1h", &out), 0);
+  EXPECT_EQ(out.find("win81"), std::string::npos) << "seen just now: " << out;
   EXPECT_EQ(RunCtl(server, "endpoints get 0123456789abcdef", &out), 5) << out;
   EXPECT_EQ(RunCtl(server, "run start --plan nope --all", &out), 5) << out;
   EXPECT_EQ(RunCtl(server, "frobnicate", &out), 2) << out;

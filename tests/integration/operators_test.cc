@@ -105,6 +105,7 @@ TEST_F(OperatorsTest, EveryRoleMethodPairIsAllowedOrRefusedAsSpecified) {
       {"StartRun", "operator", Unary(&Stub::StartRun, run)},
       {"AllowReboot", "operator", Unary(&Stub::AllowReboot, reboot)},
       {"CreateCampaign", "operator", Unary(&Stub::CreateCampaign, campaign)},
+      {"SetLabels", "operator", Unary(&Stub::SetLabels, v1::SetLabelsRequest())},
       {"ActOnCampaign", "operator", Unary(&Stub::ActOnCampaign, act)},
       {"ListEndpoints", "viewer", Unary(&Stub::ListEndpoints)},
       {"GetEndpoint", "viewer", Unary(&Stub::GetEndpoint, some_endpoint)},
