@@ -107,7 +107,8 @@ Commands:
   secret put NAME --from_file FILE
   plans list [-o json]
   plan validate FILE
-  plan show FILE --os PROFILE    (effective steps for a simulated profile's OS)
+    plan show FILE --os PROFILE    (effective steps for a simulated profile's OS)
+  plan upload FILE
 
 Connection: --server, --ca, --cert, --key; else PURSER_SERVER, PURSER_CA,
 PURSER_CERT, PURSER_KEY in the environment; else a config file (--config or
@@ -326,7 +327,7 @@ int Main(const std::vector<char*>& args) {
   if (absl::GetFlag(FLAGS_o) != "json" && absl::GetFlag(FLAGS_o) != "table") {
     return Usage("-o must be table or json");
   }
-  if (noun == "plan") return PlanCommand(args);
+  if (noun == "plan" && verb != "upload") return PlanCommand(args);
 
   auto client = Client::Connect();
   if (!client.ok()) {
@@ -472,6 +473,22 @@ int Main(const std::vector<char*>& args) {
     grpc::Status st = client->Call(&Stub::PutSecret, req, &resp);
     if (!st.ok()) return ExitFor(st);
     std::cout << "secret " << args[2] << " stored\n";
+    return 0;
+  }
+  if (noun == "plan" && verb == "upload") {
+    if (args.size() < 3) return Usage("plan upload: give a file");
+    auto text = purser::ReadFile(args[2]);
+    if (!text.ok()) {
+      std::cerr << "purserctl: " << text.status().message() << "\n";
+      return 1;
+    }
+    v1::UploadPlanRequest req;
+    req.set_filename(args[2]);
+    req.set_text(*text);
+    v1::Plan resp;
+    grpc::Status st = client->Call(&Stub::UploadPlan, req, &resp);
+    if (!st.ok()) return ExitFor(st);
+    std::cout << "plan " << resp.name() << " uploaded (" << resp.steps_size() << " steps)\n";
     return 0;
   }
   if (noun == "reboot" && verb == "allow") {

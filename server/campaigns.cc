@@ -122,8 +122,9 @@ absl::StatusOr<v1::Campaign> Campaigns::Load(const std::string& id) {
 
 absl::StatusOr<v1::Campaign> Campaigns::Create(const v1::CreateCampaignRequest& req,
                                                const std::string& by) {
-  auto plan = core_->plans.find(req.plan_name());
-  if (plan == core_->plans.end()) {
+  auto plans = core_->Plans();
+  auto plan = plans->find(req.plan_name());
+  if (plan == plans->end()) {
     return absl::NotFoundError(absl::StrCat("plan_name: no plan \"", req.plan_name(), "\""));
   }
   if (req.name().empty()) return absl::InvalidArgumentError("name: required");
@@ -343,8 +344,9 @@ absl::Status Campaigns::Advance(v1::Campaign c, const EndpointMap& endpoints) {
     for (int i = 0; i < static_cast<int>(members.size()); ++i) changed.insert(i);
   }
   if (!next.start.empty()) {
-    auto plan = core_->plans.find(c.plan_name());
-    if (plan == core_->plans.end()) {
+    auto plans = core_->Plans();
+    auto plan = plans->find(c.plan_name());
+    if (plan == plans->end()) {
       c.set_state(v1::CAMPAIGN_STATE_PAUSED);
       c.set_state_reason(absl::StrCat("plan ", c.plan_name(), " is no longer loaded"));
       moved = true;

@@ -46,7 +46,13 @@ struct ServerCore {
   std::unique_ptr<CertificateAuthority> ca;
   std::unique_ptr<SecretBox> secrets;
   std::unique_ptr<ArtifactStore> artifacts;
-  std::map<std::string, v1::Plan> plans;
+  // The loaded plans, by name. Replaced whole when one is uploaded, so a
+  // reader keeps a consistent set for as long as it holds the pointer.
+  using PlanMap = std::map<std::string, v1::Plan>;
+  std::shared_ptr<const PlanMap> Plans() const;
+  void SetPlans(PlanMap plans);
+  // Adds or replaces one plan.
+  void PutPlan(const v1::Plan& plan);
   Authorizer authz;
   Waiters waiters;
   std::unique_ptr<WorkQueue> pool;
@@ -58,6 +64,8 @@ struct ServerCore {
   void Notify(const std::vector<std::string>& endpoint_ids);
 
  private:
+  mutable absl::Mutex plans_mu_;
+  std::shared_ptr<const PlanMap> plans_ ABSL_GUARDED_BY(plans_mu_) = std::make_shared<PlanMap>();
   absl::Mutex seen_mu_;
   absl::flat_hash_set<std::string> seen_ ABSL_GUARDED_BY(seen_mu_);
 };

@@ -54,8 +54,9 @@ void DriftChecker::Tick() {
     return;
   }
   for (const auto& d : *due) {
-    auto plan = core_->plans.find(d.plan_name);
-    if (plan == core_->plans.end()) continue;  // the plan is gone: nothing to verify with
+    auto plans = core_->Plans();
+    auto plan = plans->find(d.plan_name);
+    if (plan == plans->end()) continue;  // the plan is gone: nothing to verify with
     v1::Plan verify = VerifyPlan(plan->second);
     if (verify.steps_size() == 0) continue;
     Start(verify, d.params, {d.endpoint_id});
@@ -64,8 +65,9 @@ void DriftChecker::Tick() {
   auto drifted = core_->store->Drifted(500);
   if (!drifted.ok()) return;
   for (const auto& d : *drifted) {
-    auto plan = core_->plans.find(d.plan_name);
-    if (plan != core_->plans.end()) Start(plan->second, d.params, {d.endpoint_id});
+    auto plans = core_->Plans();
+    auto plan = plans->find(d.plan_name);
+    if (plan != plans->end()) Start(plan->second, d.params, {d.endpoint_id});
   }
 }
 

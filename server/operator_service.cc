@@ -6,7 +6,9 @@
 #include "server/agent_service.h"
 #include "server/runs.h"
 #include "shared/crypto.h"
+#include "shared/files.h"
 #include "shared/logging.h"
+#include "shared/plan/plan_loader.h"
 
 namespace purser::server {
 namespace {
@@ -132,10 +134,11 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::StartRun(grpc::CallbackServerCont
   return OnPool(
       core_, ctx, Role::kOperator, "StartRun", req,
       [this, req, resp](const Caller& caller) -> absl::Status {
-        auto plan = core_->plans.find(req->plan_name());
-        if (plan == core_->plans.end()) {
+        auto plans = core_->Plans();
+        auto plan = plans->find(req->plan_name());
+        if (plan == plans->end()) {
           std::vector<std::string> names;
-          for (const auto& [name, p] : core_->plans) names.push_back(name);
+          for (const auto& [name, p] : *plans) names.push_back(name);
           return absl::NotFoundError(absl::StrCat("plan_name: no plan \"", req->plan_name(),
                                                   "\" (loaded: ", absl::StrJoin(names, ", "), ")"));
         }
@@ -169,7 +172,7 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::ListPlans(grpc::CallbackServerCon
                                                          const v1::ListPlansRequest* req,
                                                          v1::ListPlansResponse* resp) {
   return OnPool(core_, ctx, Role::kViewer, "ListPlans", req, [this, resp](const Caller&) {
-    for (const auto& [name, plan] : core_->plans) *resp->add_plans() = plan;
+    for (const auto& [name, plan] : *core_->Plans()) *resp->add_plans() = plan;
     return absl::OkStatus();
   });
 }
@@ -391,6 +394,30 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::SetLabels(grpc::CallbackServerCon
         *resp = *e;
         return absl::OkStatus();
       });
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::UploadPlan(grpc::CallbackServerContext* ctx,
+                                                          const v1::UploadPlanRequest* req,
+                                                          v1::Plan* resp) {
+  return OnPool(core_, ctx, Role::kAdmin, "UploadPlan", req,
+                [this, req, resp](const Caller&) -> absl::Status {
+                  std::string file =
+                      req->filename().empty() ? "uploaded.textproto" : req->filename();
+                  auto plan = ParsePlan(req->text(), file);
+                  if (!plan.ok()) return plan.status();
+                  if (core_->options.plans_dir.empty()) {
+                    return absl::FailedPreconditionError("the server runs without --plans_dir");
+                  }
+                  // Kept where the next start loads it from.
+                  bool json = file.size() > 5 && file.substr(file.size() - 5) == ".json";
+                  std::string path = absl::StrCat(core_->options.plans_dir, "/", plan->name(),
+                                                  json ? ".json" : ".textproto");
+                  absl::Status st = WriteFileAtomic(path, req->text(), 0644);
+                  if (!st.ok()) return st;
+                  core_->PutPlan(*plan);
+                  *resp = *plan;
+                  return absl::OkStatus();
+                });
 }
 
 }  // namespace purser::server

@@ -73,6 +73,8 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
   grpc::ServerUnaryReactor* RevokeCertificate(grpc::CallbackServerContext* ctx,
                                               const v1::RevokeCertificateRequest* req,
                                               v1::CertificateInfo* resp) override;
+  grpc::ServerUnaryReactor* UploadPlan(grpc::CallbackServerContext* ctx,
+                                       const v1::UploadPlanRequest* req, v1::Plan* resp) override;
   grpc::ServerUnaryReactor* SetLabels(grpc::CallbackServerContext* ctx,
                                       const v1::SetLabelsRequest* req, v1::Endpoint* resp) override;
   grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext* ctx,

@@ -21,6 +21,24 @@ grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
+std::shared_ptr<const ServerCore::PlanMap> ServerCore::Plans() const {
+  absl::MutexLock lock(&plans_mu_);
+  return plans_;
+}
+
+void ServerCore::SetPlans(PlanMap plans) {
+  auto next = std::make_shared<const PlanMap>(std::move(plans));
+  absl::MutexLock lock(&plans_mu_);
+  plans_ = std::move(next);
+}
+
+void ServerCore::PutPlan(const v1::Plan& plan) {
+  absl::MutexLock lock(&plans_mu_);
+  auto next = std::make_shared<PlanMap>(*plans_);
+  (*next)[plan.name()] = plan;
+  plans_ = std::move(next);
+}
+
 void ServerCore::Seen(const std::string& endpoint_id) {
   absl::MutexLock lock(&seen_mu_);
   seen_.insert(endpoint_id);
@@ -58,7 +76,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       std::make_unique<ArtifactStore>(options.data_dir + "/artifacts", core.store.get());
   RETURN_IF_ERROR(core.artifacts->Init());
   if (!options.plans_dir.empty()) {
-    ASSIGN_OR_RETURN(core.plans, LoadPlanDir(options.plans_dir));
+    ASSIGN_OR_RETURN(auto plans, LoadPlanDir(options.plans_dir));
+    core.SetPlans(std::move(plans));
   }
   if (dir.created) {  // the first admin's certificate is listed and revocable like any other
     ASSIGN_OR_RETURN(std::string admin_pem, ReadFile(options.data_dir + "/admin.pem"));
@@ -101,7 +120,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     RETURN_IF_ERROR(WriteFileAtomic(options.port_file, absl::StrCat(s->port_, "\n")));
   }
   s->sweeper_ = std::thread([srv = s.get()] { srv->Sweep(); });
-  LogInfo("serving on port %d (%d plans loaded)", s->port_, static_cast<int>(core.plans.size()));
+  LogInfo("serving on port %d (%d plans loaded)", s->port_, static_cast<int>(core.Plans()->size()));
   return s;
 }
 

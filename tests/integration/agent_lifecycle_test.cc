@@ -4,6 +4,7 @@
 
 #include "google/protobuf/util/json_util.h"
 #include "purser/v1/operator.pb.h"
+#include "shared/files.h"
 #include "shared/x509.h"
 #include "tests/integration/harness.h"
 
@@ -105,6 +106,16 @@ TEST(AgentLifecycle, PurserctlTablesJsonAndExitCodes) {
   ASSERT_EQ(RunCtl(server, "endpoints list --not_seen_for 1h", &out), 0);
   EXPECT_EQ(out.find("win81"), std::string::npos) << "seen just now: " << out;
   EXPECT_EQ(RunCtl(server, "endpoints get 0123456789abcdef", &out), 5) << out;
+  // Plans: a broken one is refused with file:line, a good one is used at once.
+  ASSERT_TRUE(WriteFileAtomic(dir.Sub("bad.textproto"), "name: \"b\"\nsteps { idd: 1 }\n").ok());
+  EXPECT_EQ(RunCtl(server, "plan upload " + dir.Sub("bad.textproto"), &out), 1);
+  EXPECT_NE(out.find("bad.textproto:2:"), std::string::npos) << out;
+  std::string good = Slurp(std::string(PURSER_TEST_PLANS_DIR) + "/lease-test.textproto");
+  good.replace(good.find("lease-test"), 10, "uploaded-x");
+  ASSERT_TRUE(WriteFileAtomic(dir.Sub("good.textproto"), good).ok());
+  ASSERT_EQ(RunCtl(server, "plan upload " + dir.Sub("good.textproto"), &out), 0) << out;
+  ASSERT_EQ(RunCtl(server, "plans list", &out), 0);
+  EXPECT_NE(out.find("uploaded-x"), std::string::npos) << out;
   EXPECT_EQ(RunCtl(server, "run start --plan nope --all", &out), 5) << out;
   EXPECT_EQ(RunCtl(server, "frobnicate", &out), 2) << out;
   EXPECT_EQ(RunCtl(server, "token create --out " + dir.Sub("t.txt"), &out), 0) << out;

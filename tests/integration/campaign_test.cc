@@ -366,6 +366,26 @@ TEST_F(CampaignTest, OffboardingCampaign) {
   for (const auto& e : *list) EXPECT_EQ(e.state(), v1::ENDPOINT_STATE_OFFBOARDED);
 }
 
+TEST_F(CampaignTest, AnEndpointNeverRunsTwoCampaignsAtOnce) {
+  Start();
+  Fleet(2, 0, {"--sim_faults=slow_step_ms: 1500"});
+  v1::Campaign first = Create({});
+  ASSERT_TRUE(WaitUntil([&] { return Get(first.id()).campaign().counters().running() == 2; }));
+  v1::CreateCampaignRequest second_req;
+  second_req.set_name("second");
+  v1::Campaign second = Create(second_req);
+  auto g = Get(second.id());
+  EXPECT_EQ(g.campaign().counters().conflicts(), 2);
+  EXPECT_EQ(g.campaign().counters().running(), 0);
+  for (const auto& m : g.members()) {
+    EXPECT_NE(m.reason().find("conflict: busy with run"), std::string::npos) << m.reason();
+  }
+  // Once the first is done, the second takes its turn.
+  WaitState(first.id(), v1::CAMPAIGN_STATE_COMPLETED);
+  auto done = WaitState(second.id(), v1::CAMPAIGN_STATE_COMPLETED);
+  EXPECT_EQ(done.campaign().counters().done(), 2);
+}
+
 TEST_F(CampaignTest, SurvivesAServerKillMidRollout) {
   Start();
   Fleet(12, 0, {"--sim_faults=slow_step_ms: 300"});
