@@ -40,7 +40,7 @@ class Agent {
   // Reports the journaled result until the server acknowledges it.
   absl::Status ReportJournaled(const std::atomic<bool>& stop);
   absl::Status RunJob(const v1::Job& job, const std::atomic<bool>& stop);
-    absl::Status MaybeRenew();
+  absl::Status MaybeRenew();
   // This installation: its own nonce and the machine's name. A cloned machine
   // carries the nonce along but not, once renamed, the name.
   std::string Fingerprint() { return identity_.nonce + "/" + executor_->Inventory().hostname(); }

@@ -118,7 +118,7 @@ class Store {
   virtual absl::StatusOr<v1::Endpoint> GetEndpoint(const std::string& id, int64_t now_ms) = 0;
   virtual absl::StatusOr<EndpointPage> ListEndpoints(const EndpointFilter& filter,
                                                      int64_t now_ms) = 0;
-    // Sets and removes labels; returns the endpoint.
+  // Sets and removes labels; returns the endpoint.
   virtual absl::StatusOr<v1::Endpoint> SetLabels(const std::string& id,
                                                  const std::map<std::string, std::string>& set,
                                                  const std::vector<std::string>& remove,
@@ -145,7 +145,7 @@ class Store {
   // attempts left. Returns the endpoints that have work again.
   virtual absl::StatusOr<std::vector<std::string>> ExpireLeases(int64_t now_ms) = 0;
 
-      // Onboarded endpoints last found onboarded before `before_ms`, with the
+  // Onboarded endpoints last found onboarded before `before_ms`, with the
   // onboarding run that got them there: due for re-verification.
   struct DueVerify {
     std::string endpoint_id;
@@ -173,7 +173,7 @@ class Store {
 
   // Certificates.
   virtual absl::Status RecordCert(const CertRecord& cert) = 0;
-    virtual absl::StatusOr<std::vector<CertRecord>> ListCerts() = 0;
+  virtual absl::StatusOr<std::vector<CertRecord>> ListCerts() = 0;
   // Marks a certificate revoked (an agent's endpoint becomes REVOKED). NOT_FOUND if unknown.
   virtual absl::StatusOr<CertRecord> RevokeCert(const std::string& serial, int64_t now_ms) = 0;
 

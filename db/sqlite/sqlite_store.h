@@ -26,7 +26,7 @@ class SqliteStore : public Store {
                                        const v1::Inventory& inventory, int64_t now_ms) override;
   absl::StatusOr<v1::Endpoint> GetEndpoint(const std::string& id, int64_t now_ms) override;
   absl::StatusOr<EndpointPage> ListEndpoints(const EndpointFilter& filter, int64_t now_ms) override;
-    absl::StatusOr<v1::Endpoint> SetLabels(const std::string& id,
+  absl::StatusOr<v1::Endpoint> SetLabels(const std::string& id,
                                          const std::map<std::string, std::string>& set,
                                          const std::vector<std::string>& remove,
                                          int64_t now_ms) override;
@@ -41,18 +41,19 @@ class SqliteStore : public Store {
   absl::StatusOr<std::vector<std::string>> ExpireLeases(int64_t now_ms) override;
   absl::Status PutArtifact(const v1::ArtifactInfo& info) override;
   absl::StatusOr<std::vector<v1::ArtifactInfo>> ListArtifacts() override;
-      absl::StatusOr<std::vector<DueVerify>> DueForVerify(int64_t before_ms, int limit) override;
+  absl::StatusOr<std::vector<DueVerify>> DueForVerify(int64_t before_ms, int limit) override;
   absl::StatusOr<std::vector<DueVerify>> Drifted(int limit) override;
   absl::Status CancelRun(const std::string& run_id, const std::string& endpoint_id,
                          int64_t now_ms) override;
   absl::Status CreateCampaign(const v1::Campaign& campaign,
                               const std::vector<v1::CampaignMember>& members) override;
   absl::StatusOr<std::vector<v1::Campaign>> ListCampaigns() override;
-  absl::StatusOr<std::vector<v1::CampaignMember>> ListMembers(const std::string& campaign_id) override;
+  absl::StatusOr<std::vector<v1::CampaignMember>> ListMembers(
+      const std::string& campaign_id) override;
   absl::Status SaveCampaign(const v1::Campaign& campaign,
                             const std::vector<v1::CampaignMember>& members) override;
   absl::Status RecordCert(const CertRecord& cert) override;
-    absl::StatusOr<std::vector<CertRecord>> ListCerts() override;
+  absl::StatusOr<std::vector<CertRecord>> ListCerts() override;
   absl::StatusOr<CertRecord> RevokeCert(const std::string& serial, int64_t now_ms) override;
   absl::Status AppendAudit(const v1::AuditEntry& entry) override;
   absl::StatusOr<v1::ListAuditResponse> ListAudit(const v1::ListAuditRequest& req) override;

@@ -68,7 +68,9 @@ TEST(StateMachine, BlockedIsNotFailed) {
 namespace purser::db {
 namespace {
 
-int64_t At(int hour, int minute) { return (1'800'000'000'000 / 86'400'000) * 86'400'000 + (hour * 60 + minute) * 60'000LL; }
+int64_t At(int hour, int minute) {
+  return (1'800'000'000'000 / 86'400'000) * 86'400'000 + (hour * 60 + minute) * 60'000LL;
+}
 
 TEST(RebootWindow, DailyWindowMayWrapMidnight) {
   v1::RebootPolicy p;

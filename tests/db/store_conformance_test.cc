@@ -37,7 +37,7 @@ v1::Plan TwoStepPlan() {
     s->set_max_attempts(2);
     s->set_backoff_seconds(10);
     s->set_timeout_seconds(60);
-        s->mutable_install_update()->set_package("p.msu");
+    s->mutable_install_update()->set_package("p.msu");
   }
   return plan;
 }
