@@ -3,7 +3,11 @@
 // malformed requests.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+
 #include "grpcpp/client_context.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "shared/grpc_options.h"
 #include "shared/x509.h"
 #include "tests/integration/harness.h"
@@ -38,6 +42,36 @@ TEST_F(SecurityTest, NoClientCertificateIsRefused) {
   grpc::ClientContext ctx2;
   EXPECT_EQ(op->ListEndpoints(Ctx(&ctx2), v1::ListEndpointsRequest(), &list).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(SecurityTest, HealthIsAnsweredWithoutAClientCertificate) {
+  // grpc.health.v1.Health/Check with an empty request; SERVING is field 1 = 1.
+  auto channel = MakeTlsChannel(server_->address(), TlsFiles{server_->ca_pem(), "", ""});
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::ByteBuffer request, response;
+  grpc::Slice empty;
+  request = grpc::ByteBuffer(&empty, 1);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status st) {
+                   std::lock_guard<std::mutex> lock(mu);
+                   status = st;
+                   done = true;
+                   cv.notify_one();
+                 });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done; });
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
 }
 
 TEST_F(SecurityTest, CertificateFromAnotherCaIsRefused) {
