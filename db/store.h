@@ -156,6 +156,17 @@ class Store {
   // The onboarding run that last applied to a drifted endpoint, to run it again.
   virtual absl::StatusOr<std::vector<DueVerify>> Drifted(int limit) = 0;
 
+  // How a run ended on an endpoint, from its own jobs (whatever the endpoint
+  // ran since): JOB_STATE_SUCCEEDED, FAILED, TIMED_OUT, BLOCKED or CANCELLED;
+  // JOB_STATE_UNSPECIFIED while it still runs.
+  struct RunEnd {
+    v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
+    v1::ErrorClass error_class = v1::ERROR_CLASS_UNSPECIFIED;
+    std::string detail;
+  };
+  virtual absl::StatusOr<RunEnd> RunOutcome(const std::string& run_id,
+                                            const std::string& endpoint_id) = 0;
+
   // Withdraws a run from an endpoint: queued and pending steps are cancelled; a
   // step already leased finishes and nothing follows it.
   virtual absl::Status CancelRun(const std::string& run_id, const std::string& endpoint_id,

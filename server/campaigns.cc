@@ -314,6 +314,38 @@ absl::Status Campaigns::Advance(v1::Campaign c, const EndpointMap& endpoints) {
   std::vector<v1::CampaignMember> members = std::move(*loaded);
   std::set<int> changed;
   for (int i : RefreshMembers(endpoints, &members)) changed.insert(i);
+  // A member whose endpoint moved on to another run (another campaign took it
+  // the moment it finished) learns its outcome from its own run's jobs.
+  for (int i = 0; i < static_cast<int>(members.size()); ++i) {
+    v1::CampaignMember& m = members[i];
+    auto e = endpoints.find(m.endpoint_id());
+    if (m.state() != v1::MEMBER_STATE_RUNNING || e == endpoints.end() ||
+        e->second.run_id() == m.run_id()) {
+      continue;
+    }
+    auto end = core_->store->RunOutcome(m.run_id(), m.endpoint_id());
+    if (!end.ok()) return end.status();
+    switch (end->state) {
+      case v1::JOB_STATE_SUCCEEDED:
+        m.set_state(v1::MEMBER_STATE_DONE);
+        break;
+      case v1::JOB_STATE_FAILED:
+      case v1::JOB_STATE_TIMED_OUT:
+        m.set_state(v1::MEMBER_STATE_FAILED);
+        break;
+      case v1::JOB_STATE_BLOCKED:
+        m.set_state(v1::MEMBER_STATE_BLOCKED);
+        break;
+      case v1::JOB_STATE_CANCELLED:
+        m.set_state(v1::MEMBER_STATE_CANCELLED);
+        break;
+      default:
+        continue;  // still running
+    }
+    m.set_error_class(end->error_class);
+    m.set_reason(end->detail);
+    changed.insert(i);
+  }
   // Dynamic membership: matching endpoints that enrolled since join the last wave.
   if (c.target().dynamic() && !IsFinal(c.state())) {
     std::set<std::string> have;

@@ -465,4 +465,43 @@ absl::Status SqliteStore::CancelRun(const std::string& run_id, const std::string
   });
 }
 
+absl::StatusOr<Store::RunEnd> SqliteStore::RunOutcome(const std::string& run_id,
+                                                      const std::string& endpoint_id) {
+  RunEnd out;
+  RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT state, step_id, message, id FROM jobs WHERE "
+                                       "run_id = ? AND endpoint_id = ? ORDER BY seq"));
+    s.Bind(1, run_id).Bind(2, endpoint_id);
+    bool all_done = true, any = false;
+    std::string failed_job;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      any = true;
+      auto state = static_cast<v1::JobState>(s.Int(0));
+      if (state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_SKIPPED) continue;
+      all_done = false;
+      if (state == v1::JOB_STATE_FAILED || state == v1::JOB_STATE_TIMED_OUT ||
+          state == v1::JOB_STATE_BLOCKED || state == v1::JOB_STATE_CANCELLED) {
+        out.state = state;
+        out.detail = absl::StrCat(s.Text(1), ": ", s.Text(2));
+        failed_job = s.Text(3);
+      }
+      break;  // the first step not done decides
+    }
+    if (any && all_done) out.state = v1::JOB_STATE_SUCCEEDED;
+    if (out.state == v1::JOB_STATE_TIMED_OUT) out.error_class = v1::ERROR_CLASS_TIMEOUT;
+    if (out.state == v1::JOB_STATE_BLOCKED) out.error_class = v1::ERROR_CLASS_PREREQUISITE;
+    if (out.state == v1::JOB_STATE_FAILED) {
+      ASSIGN_OR_RETURN(Stmt r, c.Prepare("SELECT error_class FROM reports WHERE job_id = ? "
+                                         "ORDER BY attempt DESC LIMIT 1"));
+      r.Bind(1, failed_job);
+      ASSIGN_OR_RETURN(bool row, r.Step());
+      if (row) out.error_class = static_cast<v1::ErrorClass>(r.Int(0));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
 }  // namespace purser::db

@@ -207,6 +207,30 @@ TEST_P(StoreConformance, FailureRetriesWithBackoffThenFails) {
   EXPECT_EQ(store_->StartRun(Run({"e1"}))->started_size(), 1);
 }
 
+TEST_P(StoreConformance, RunOutcomeComesFromTheRunsOwnJobs) {
+  Enroll("e1");
+  RunSpec first = Run({"e1"});
+  store_->StartRun(first).IgnoreError();
+  EXPECT_EQ(store_->RunOutcome(first.run_id, "e1")->state, v1::JOB_STATE_UNSPECIFIED);
+  for (int i = 0; i < 2; ++i) {
+    auto l = store_->LeaseNextJob("e1", kNow);
+    store_->RecordReport("e1", Report(l->job->job, v1::STEP_OUTCOME_SUCCEEDED), kNow).IgnoreError();
+  }
+  // The endpoint moves on to another run; the first one's outcome stays known.
+  RunSpec second = Run({"e1"});
+  ASSERT_EQ(store_->StartRun(second)->started_size(), 1);
+  EXPECT_EQ(store_->RunOutcome(first.run_id, "e1")->state, v1::JOB_STATE_SUCCEEDED);
+  auto l = store_->LeaseNextJob("e1", kNow);
+  store_->RecordReport("e1", Report(l->job->job, v1::STEP_OUTCOME_FAILED), kNow).IgnoreError();
+  l = store_->LeaseNextJob("e1", kNow + 20'000);
+  store_->RecordReport("e1", Report(l->job->job, v1::STEP_OUTCOME_FAILED), kNow + 20'000)
+      .IgnoreError();
+  auto end = store_->RunOutcome(second.run_id, "e1");
+  EXPECT_EQ(end->state, v1::JOB_STATE_FAILED);
+  EXPECT_EQ(end->error_class, v1::ERROR_CLASS_EXIT_CODE);
+  EXPECT_NE(end->detail.find("first"), std::string::npos);
+}
+
 TEST_P(StoreConformance, BlockedNamesThePrerequisite) {
   Enroll("e1");
   store_->StartRun(Run({"e1"})).IgnoreError();
