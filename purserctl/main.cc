@@ -649,10 +649,9 @@ int CampaignCommand(Client& client, const std::vector<char*>& args, bool json) {
     std::cout << (json ? ToJson(resp) : purser::ctl::CampaignSummary(resp));
     return 0;
   }
-  auto id = [&]() { return arg; };
   if (verb == "get") {
     v1::GetCampaignRequest req;
-    req.set_id(id());
+    req.set_id(arg);
     v1::GetCampaignResponse resp;
     grpc::Status st = client.Call(&Stub::GetCampaign, req, &resp);
     if (!st.ok()) return ExitFor(st);
@@ -661,7 +660,7 @@ int CampaignCommand(Client& client, const std::vector<char*>& args, bool json) {
   }
   if (verb == "watch") {
     v1::GetCampaignRequest req;
-    req.set_id(id());
+    req.set_id(arg);
     grpc::ClientContext ctx;
     auto reader = client.stub()->WatchCampaign(&ctx, req);
     v1::Campaign c;
@@ -695,7 +694,7 @@ int CampaignCommand(Client& client, const std::vector<char*>& args, bool json) {
     }
   }
   v1::ActOnCampaignRequest req;
-  req.set_id(id());
+  req.set_id(arg);
   if (verb == "pause")
     req.set_action(v1::ActOnCampaignRequest::ACTION_PAUSE);
   else if (verb == "resume")

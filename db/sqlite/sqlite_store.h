@@ -43,7 +43,7 @@ class SqliteStore : public Store {
   absl::StatusOr<std::vector<v1::ArtifactInfo>> ListArtifacts() override;
   absl::StatusOr<std::vector<DueVerify>> DueForVerify(int64_t before_ms, int limit) override;
   absl::StatusOr<std::vector<DueVerify>> Drifted(int limit) override;
-    absl::StatusOr<RunEnd> RunOutcome(const std::string& run_id,
+  absl::StatusOr<RunEnd> RunOutcome(const std::string& run_id,
                                     const std::string& endpoint_id) override;
   absl::Status CancelRun(const std::string& run_id, const std::string& endpoint_id,
                          int64_t now_ms) override;
