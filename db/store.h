@@ -93,6 +93,16 @@ struct EndpointPage {
   std::string next_page_token;
 };
 
+// Endpoints per state, for the filters of an EndpointFilter (paging ignored).
+using StateCounts = std::map<v1::EndpointState, int64_t>;
+
+// What the store has done since it opened, and holds.
+struct StoreStats {
+  int64_t transactions = 0;  // committed write transactions
+  int64_t writes = 0;        // writes in them
+  int64_t endpoints = 0;
+};
+
 struct StoreOptions {
   // Extra time past a step's timeout before its lease expires.
   int64_t lease_grace_ms = 30'000;
@@ -118,6 +128,8 @@ class Store {
   virtual absl::StatusOr<v1::Endpoint> GetEndpoint(const std::string& id, int64_t now_ms) = 0;
   virtual absl::StatusOr<EndpointPage> ListEndpoints(const EndpointFilter& filter,
                                                      int64_t now_ms) = 0;
+  virtual absl::StatusOr<StateCounts> CountEndpoints(const EndpointFilter& filter) = 0;
+  virtual absl::StatusOr<StoreStats> Stats() = 0;
   // Sets and removes labels; returns the endpoint.
   virtual absl::StatusOr<v1::Endpoint> SetLabels(const std::string& id,
                                                  const std::map<std::string, std::string>& set,

@@ -80,8 +80,10 @@ constexpr char kUsage[] = R"(purserctl [connection flags] COMMAND [flags]
 
 Commands:
   token create --out FILE [--uses N] [--ttl 24h] [--labels k=v,...]
-    endpoints list [--state STATE] [--product WINDOWS_7] [--labels k=v,...] [--campaign ID]
+  endpoints list [--state STATE] [--product WINDOWS_7] [--labels k=v,...] [--campaign ID]
                  [--not_seen_for 2h] [--page_size N] [-o json]
+  endpoints count [same filters as list]   endpoints per state
+  server stats                              the server's CPU, memory, agents, SQLite
   endpoints labels ID [--labels k=v,...] [--remove k,...]
   endpoints get ID [-o json]
     run start --plan NAME (--endpoints ID,... | --all) [--params k=v,...]
@@ -363,7 +365,14 @@ int Main(const std::vector<char*>& args) {
     }
     return 0;
   }
-  if (noun == "endpoints" && verb == "list") {
+  if (noun == "server" && verb == "stats") {
+    v1::ServerStats resp;
+    grpc::Status st = client->Call(&Stub::GetServerStats, v1::GetServerStatsRequest(), &resp);
+    if (!st.ok()) return ExitFor(st);
+    std::cout << (json ? ToJson(resp) : purser::ctl::ServerStatsText(resp));
+    return 0;
+  }
+  if (noun == "endpoints" && (verb == "list" || verb == "count")) {
     v1::ListEndpointsRequest req;
     std::string state = absl::GetFlag(FLAGS_state);
     if (!state.empty()) {
@@ -390,6 +399,13 @@ int Main(const std::vector<char*>& args) {
         return Usage("--not_seen_for: a duration like 2h");
       }
       req.set_not_seen_since_unix_ms(absl::ToUnixMillis(absl::Now() - d));
+    }
+    if (verb == "count") {
+      v1::EndpointCounts counts;
+      grpc::Status st = client->Call(&Stub::CountEndpoints, req, &counts);
+      if (!st.ok()) return ExitFor(st);
+      std::cout << (json ? ToJson(counts) : purser::ctl::CountsTable(counts));
+      return 0;
     }
     int page_size = absl::GetFlag(FLAGS_page_size);
     req.set_page_size(page_size > 0 ? page_size : 1000);

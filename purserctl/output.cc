@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
@@ -231,6 +232,31 @@ std::string CertificatesTable(const v1::ListCertificatesResponse& c) {
                     When(e.not_after_unix_ms()), When(e.revoked_unix_ms())});
   }
   return FormatTable(rows);
+}
+
+std::string CountsTable(const v1::EndpointCounts& c) {
+  std::vector<std::vector<std::string>> rows = {{"STATE", "COUNT"}};
+  for (const auto& b : c.by_state()) {
+    rows.push_back({ShortEnumName(v1::EndpointState_Name(b.state()), "ENDPOINT_STATE_"),
+                    absl::StrCat(b.count())});
+  }
+  rows.push_back({"TOTAL", absl::StrCat(c.total())});
+  return FormatTable(rows);
+}
+
+std::string ServerStatsText(const v1::ServerStats& s) {
+  return FormatTable({
+      {"uptime:", absl::StrCat(s.uptime_ms() / 1000, " s")},
+      {"cpu:", absl::StrFormat("%.1f s", s.cpu_seconds())},
+      {"memory:", absl::StrFormat("%.1f MiB resident", s.rss_bytes() / 1048576.0)},
+      {"threads:", absl::StrCat(s.threads())},
+      {"agents waiting:", absl::StrCat(s.parked_long_polls())},
+      {"endpoints:", absl::StrCat(s.endpoints())},
+      {"sqlite:",
+       absl::StrFormat(
+           "%d transactions, %.1f writes each", s.sqlite_transactions(),
+           s.sqlite_transactions() ? 1.0 * s.sqlite_writes() / s.sqlite_transactions() : 0.0)},
+  });
 }
 
 }  // namespace purser::ctl

@@ -20,6 +20,9 @@ std::string CampaignSummary(const v1::Campaign& c);
 std::string CampaignDetail(const v1::GetCampaignResponse& resp);
 std::string HistoryTable(const v1::EndpointHistory& h);
 std::string AuditTable(const v1::ListAuditResponse& a);
+// STATE / COUNT rows and the total.
+std::string CountsTable(const v1::EndpointCounts& c);
+std::string ServerStatsText(const v1::ServerStats& s);
 std::string CertificatesTable(const v1::ListCertificatesResponse& c);
 // One line of progress, for logs and pipes.
 std::string CampaignLine(const v1::Campaign& c);

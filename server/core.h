@@ -42,6 +42,7 @@ struct ServerOptions {
 struct ServerCore {
   ServerOptions options;
   Clock* clock = RealClock::Get();
+  int64_t started_ms = 0;
   std::unique_ptr<db::Store> store;
   std::unique_ptr<CertificateAuthority> ca;
   std::unique_ptr<SecretBox> secrets;

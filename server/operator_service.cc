@@ -9,6 +9,7 @@
 #include "shared/files.h"
 #include "shared/logging.h"
 #include "shared/plan/plan_loader.h"
+#include "shared/process_stats.h"
 
 namespace purser::server {
 namespace {
@@ -91,23 +92,68 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::CreateEnrollmentToken(
                 });
 }
 
+namespace {
+
+db::EndpointFilter FilterFrom(const v1::ListEndpointsRequest& req) {
+  db::EndpointFilter f;
+  f.state = req.state();
+  f.page_size = req.page_size();
+  f.page_token = req.page_token();
+  f.product = req.product();
+  f.labels = {req.labels().begin(), req.labels().end()};
+  f.campaign_id = req.campaign_id();
+  f.not_seen_since_ms = req.not_seen_since_unix_ms();
+  return f;
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* OperatorServiceImpl::ListEndpoints(grpc::CallbackServerContext* ctx,
                                                              const v1::ListEndpointsRequest* req,
                                                              v1::ListEndpointsResponse* resp) {
   return OnPool(core_, ctx, Role::kViewer, "ListEndpoints", req,
                 [this, req, resp](const Caller&) -> absl::Status {
-                  db::EndpointFilter f;
-                  f.state = req->state();
-                  f.page_size = req->page_size();
-                  f.page_token = req->page_token();
-                  f.product = req->product();
-                  f.labels = {req->labels().begin(), req->labels().end()};
-                  f.campaign_id = req->campaign_id();
-                  f.not_seen_since_ms = req->not_seen_since_unix_ms();
-                  auto page = core_->store->ListEndpoints(f, core_->clock->NowMs());
+                  auto page = core_->store->ListEndpoints(FilterFrom(*req), core_->clock->NowMs());
                   if (!page.ok()) return page.status();
                   for (auto& e : page->endpoints) *resp->add_endpoints() = std::move(e);
                   resp->set_next_page_token(page->next_page_token);
+                  return absl::OkStatus();
+                });
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::CountEndpoints(grpc::CallbackServerContext* ctx,
+                                                              const v1::ListEndpointsRequest* req,
+                                                              v1::EndpointCounts* resp) {
+  return OnPool(core_, ctx, Role::kViewer, "CountEndpoints", req,
+                [this, req, resp](const Caller&) -> absl::Status {
+                  auto counts = core_->store->CountEndpoints(FilterFrom(*req));
+                  if (!counts.ok()) return counts.status();
+                  for (const auto& [state, n] : *counts) {
+                    auto* c = resp->add_by_state();
+                    c->set_state(state);
+                    c->set_count(n);
+                    resp->set_total(resp->total() + n);
+                  }
+                  return absl::OkStatus();
+                });
+}
+
+grpc::ServerUnaryReactor* OperatorServiceImpl::GetServerStats(grpc::CallbackServerContext* ctx,
+                                                              const v1::GetServerStatsRequest* req,
+                                                              v1::ServerStats* resp) {
+  return OnPool(core_, ctx, Role::kViewer, "GetServerStats", req,
+                [this, resp](const Caller&) -> absl::Status {
+                  auto store = core_->store->Stats();
+                  if (!store.ok()) return store.status();
+                  ProcessStats self = ReadProcessStats();
+                  resp->set_uptime_ms(core_->clock->NowMs() - core_->started_ms);
+                  resp->set_cpu_seconds(self.cpu_seconds);
+                  resp->set_rss_bytes(self.rss_bytes);
+                  resp->set_threads(self.threads);
+                  resp->set_parked_long_polls(static_cast<int32_t>(core_->waiters.size()));
+                  resp->set_sqlite_transactions(store->transactions);
+                  resp->set_sqlite_writes(store->writes);
+                  resp->set_endpoints(store->endpoints);
                   return absl::OkStatus();
                 });
 }

@@ -18,6 +18,12 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
   grpc::ServerUnaryReactor* ListEndpoints(grpc::CallbackServerContext* ctx,
                                           const v1::ListEndpointsRequest* req,
                                           v1::ListEndpointsResponse* resp) override;
+  grpc::ServerUnaryReactor* CountEndpoints(grpc::CallbackServerContext* ctx,
+                                           const v1::ListEndpointsRequest* req,
+                                           v1::EndpointCounts* resp) override;
+  grpc::ServerUnaryReactor* GetServerStats(grpc::CallbackServerContext* ctx,
+                                           const v1::GetServerStatsRequest* req,
+                                           v1::ServerStats* resp) override;
   grpc::ServerUnaryReactor* GetEndpoint(grpc::CallbackServerContext* ctx,
                                         const v1::GetEndpointRequest* req,
                                         v1::GetEndpointResponse* resp) override;

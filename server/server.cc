@@ -63,6 +63,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   std::unique_ptr<Server> s(new Server());
   ServerCore& core = s->core_;
   core.options = options;
+  core.started_ms = core.clock->NowMs();
   ASSIGN_OR_RETURN(DataDir dir, OpenOrInitDataDir(options.data_dir, options.names));
   if (dir.created) LogInfo("initialised data directory %s", options.data_dir);
   db::StoreOptions store_options;

@@ -12,6 +12,16 @@ namespace {
 
 using namespace sqlite;  // NOLINT: the shared row helpers
 
+// OS and labels live in blobs, so these filters apply past the SQL.
+bool MatchesBlobFilters(const v1::Endpoint& e, const EndpointFilter& f) {
+  if (f.product != v1::OS_PRODUCT_UNSPECIFIED && e.os().product() != f.product) return false;
+  for (const auto& [k, v] : f.labels) {
+    auto it = e.labels().find(k);
+    if (it == e.labels().end() || it->second != v) return false;
+  }
+  return true;
+}
+
 absl::Status ApplyMigrations(Connection& c) {
   RETURN_IF_ERROR(
       c.ExecScript("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
@@ -249,14 +259,7 @@ absl::StatusOr<EndpointPage> SqliteStore::ListEndpoints(const EndpointFilter& f,
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
       v1::Endpoint e = EndpointFromRow(s, now_ms, options_);
-      // OS and labels live in blobs: filtered here, past the SQL.
-      if (f.product != v1::OS_PRODUCT_UNSPECIFIED && e.os().product() != f.product) continue;
-      bool labels_match = true;
-      for (const auto& [k, v] : f.labels) {
-        auto it = e.labels().find(k);
-        labels_match &= it != e.labels().end() && it->second == v;
-      }
-      if (labels_match) page.endpoints.push_back(std::move(e));
+      if (MatchesBlobFilters(e, f)) page.endpoints.push_back(std::move(e));
     }
     return absl::OkStatus();
   }));
@@ -265,6 +268,51 @@ absl::StatusOr<EndpointPage> SqliteStore::ListEndpoints(const EndpointFilter& f,
     page.next_page_token = page.endpoints.back().id();
   }
   return page;
+}
+
+absl::StatusOr<StateCounts> SqliteStore::CountEndpoints(const EndpointFilter& f) {
+  // OS and labels live in blobs: with those filters, rows are read and matched.
+  const bool blob_filters = f.product != v1::OS_PRODUCT_UNSPECIFIED || !f.labels.empty();
+  static const std::string where =
+      "WHERE (?1 = 0 OR e.state = ?1) AND (?3 = 0 OR e.last_seen_ms < ?3) "
+      "AND (?4 = '' OR e.id IN (SELECT endpoint_id FROM campaign_members WHERE campaign_id = ?4)) ";
+  static const std::string grouped =
+      absl::StrCat("SELECT e.state, COUNT(*) FROM endpoints e ", where, "GROUP BY e.state");
+  static const std::string rows = absl::StrCat("SELECT ", kEndpointColumns,
+                                               " FROM endpoints e LEFT JOIN runs r ON r.id = "
+                                               "e.run_id ",
+                                               where);
+  StateCounts counts;
+  RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare(blob_filters ? rows.c_str() : grouped.c_str()));
+    s.Bind(1, f.state).Bind(3, f.not_seen_since_ms).Bind(4, f.campaign_id);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      if (!blob_filters) {
+        counts[static_cast<v1::EndpointState>(s.Int(0))] += s.Int(1);
+        continue;
+      }
+      v1::Endpoint e = EndpointFromRow(s, 0, options_);
+      if (MatchesBlobFilters(e, f)) ++counts[e.state()];
+    }
+    return absl::OkStatus();
+  }));
+  return counts;
+}
+
+absl::StatusOr<StoreStats> SqliteStore::Stats() {
+  StoreStats out;
+  Writer::Stats w = writer_->stats();
+  out.transactions = w.transactions;
+  out.writes = w.writes;
+  RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT COUNT(*) FROM endpoints"));
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (row) out.endpoints = s.Int(0);
+    return absl::OkStatus();
+  }));
+  return out;
 }
 
 absl::StatusOr<v1::Endpoint> SqliteStore::SetLabels(const std::string& id,

@@ -26,6 +26,8 @@ class SqliteStore : public Store {
                                        const v1::Inventory& inventory, int64_t now_ms) override;
   absl::StatusOr<v1::Endpoint> GetEndpoint(const std::string& id, int64_t now_ms) override;
   absl::StatusOr<EndpointPage> ListEndpoints(const EndpointFilter& filter, int64_t now_ms) override;
+  absl::StatusOr<StateCounts> CountEndpoints(const EndpointFilter& filter) override;
+  absl::StatusOr<StoreStats> Stats() override;
   absl::StatusOr<v1::Endpoint> SetLabels(const std::string& id,
                                          const std::map<std::string, std::string>& set,
                                          const std::vector<std::string>& remove,

@@ -346,6 +346,27 @@ TEST_P(StoreConformance, ListPagesAndFilters) {
   EXPECT_EQ(page->endpoints[0].id(), "w10");
 }
 
+TEST_P(StoreConformance, CountsByStateFollowTheFilters) {
+  for (int i = 0; i < 4; ++i) Enroll("e" + std::to_string(i));
+  Enroll("w10", v1::OS_PRODUCT_WINDOWS_10);
+  auto all = store_->CountEndpoints(EndpointFilter());
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(*all,
+            (StateCounts{{v1::ENDPOINT_STATE_ENROLLED, 4}, {v1::ENDPOINT_STATE_UNSUPPORTED, 1}}));
+  EndpointFilter by_product;
+  by_product.product = v1::OS_PRODUCT_WINDOWS_10;
+  EXPECT_EQ(*store_->CountEndpoints(by_product),
+            (StateCounts{{v1::ENDPOINT_STATE_UNSUPPORTED, 1}}));
+  EndpointFilter failed;
+  failed.state = v1::ENDPOINT_STATE_FAILED;
+  EXPECT_TRUE(store_->CountEndpoints(failed)->empty());
+  auto stats = store_->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->endpoints, 5);
+  EXPECT_GE(stats->transactions, 5);
+  EXPECT_GE(stats->writes, stats->transactions);
+}
+
 TEST_P(StoreConformance, OfflineIsTrackedApartFromState) {
   Enroll("e1");
   auto later = store_->GetEndpoint("e1", kNow + 10 * 60'000);

@@ -109,6 +109,8 @@ TEST_F(OperatorsTest, EveryRoleMethodPairIsAllowedOrRefusedAsSpecified) {
       {"SetLabels", "operator", Unary(&Stub::SetLabels, v1::SetLabelsRequest())},
       {"ActOnCampaign", "operator", Unary(&Stub::ActOnCampaign, act)},
       {"ListEndpoints", "viewer", Unary(&Stub::ListEndpoints)},
+      {"CountEndpoints", "viewer", Unary(&Stub::CountEndpoints)},
+      {"GetServerStats", "viewer", Unary(&Stub::GetServerStats)},
       {"GetEndpoint", "viewer", Unary(&Stub::GetEndpoint, some_endpoint)},
       {"GetEndpointHistory", "viewer", Unary(&Stub::GetEndpointHistory, some_endpoint)},
       {"ListPlans", "viewer", Unary(&Stub::ListPlans)},
