@@ -114,45 +114,17 @@ absl::Status Agent::RunJob(const v1::Job& job, const std::atomic<bool>& stop) {
   LogInfo("step %d/%d %s (%s) attempt %d", job.seq(), job.step_count(), job.step().id(),
           v1::StepKind_Name(job.step().kind()), job.attempt());
   absl::Time t0 = absl::Now();
-  ActionResult r = Stage(job);
-  if (r.outcome == v1::STEP_OUTCOME_UNSPECIFIED) r = ExecuteStep(*executor_, staged_job_);
+  v1::Job staged;
+  ActionResult r = StageJob(cache_, stub_.get(), job, &staged);
+  if (r.outcome == v1::STEP_OUTCOME_UNSPECIFIED) r = ExecuteStep(*executor_, staged);
   v1::Journal done = started;
   done.set_phase(v1::Journal::PHASE_DONE);
-  v1::ReportResultRequest* rep = done.mutable_result();
-  rep->set_job_id(job.job_id());
-  rep->set_attempt(job.attempt());
-  rep->set_outcome(r.outcome);
-  rep->set_exit_code(r.exit_code);
-  rep->set_error_class(r.error_class);
-  rep->set_message(r.message);
-  rep->set_output_tail(r.output);
-  rep->set_duration_ms(absl::ToInt64Milliseconds(absl::Now() - t0));
-  *rep->mutable_inventory() = executor_->Inventory();
-  rep->mutable_inventory()->set_agent_nonce(Fingerprint());
-  rep->mutable_inventory()->set_agent_version(PURSER_VERSION);
+  *done.mutable_result() =
+      MakeReport(job, r, absl::Now() - t0, executor_->Inventory(), Fingerprint());
 
   if (absl::Status st = journal_.Save(done); !st.ok()) return st;
   LogInfo("step %s: %s %s", job.step().id(), v1::StepOutcome_Name(r.outcome), r.message);
   return ReportJournaled(stop);
-}
-
-ActionResult Agent::Stage(const v1::Job& job) {
-  // Phase one of the guide's two: every file the remaining steps need, verified.
-  staged_job_ = job;
-  ActionResult r;
-  for (const auto& list : {job.stage(), job.artifacts()}) {
-    for (const auto& a : list) {
-      auto path = cache_.Ensure(stub_.get(), a);
-      if (!path.ok()) {
-        r.outcome = v1::STEP_OUTCOME_FAILED;
-        r.error_class = v1::ERROR_CLASS_ARTIFACT;
-        r.message = std::string(path.status().message());
-        return r;
-      }
-      (*staged_job_.mutable_params())["artifact:" + a.name()] = *path;
-    }
-  }
-  return r;
 }
 
 absl::Status Agent::MaybeRenew() {

@@ -44,9 +44,6 @@ class Agent {
   // This installation: its own nonce and the machine's name. A cloned machine
   // carries the nonce along but not, once renamed, the name.
   std::string Fingerprint() { return identity_.nonce + "/" + executor_->Inventory().hostname(); }
-  // Downloads the job's artifacts; the job with their local paths in params
-  // ("artifact:<name>") goes to staged_job_. A failure comes back as a result.
-  ActionResult Stage(const v1::Job& job);
   void Connect();
   void Sleep(int64_t ms, const std::atomic<bool>& stop);
 
@@ -57,7 +54,6 @@ class Agent {
   Backoff backoff_;
   std::unique_ptr<v1::AgentService::Stub> stub_;
   ArtifactCache cache_;
-  v1::Job staged_job_;
 };
 
 }  // namespace purser::client

@@ -73,4 +73,23 @@ absl::StatusOr<std::string> ArtifactCache::Ensure(v1::AgentService::Stub* stub,
   return path;
 }
 
+ActionResult StageJob(ArtifactCache& cache, v1::AgentService::Stub* stub, const v1::Job& job,
+                      v1::Job* staged) {
+  *staged = job;
+  ActionResult r;
+  for (const auto& list : {job.stage(), job.artifacts()}) {
+    for (const auto& a : list) {
+      auto path = cache.Ensure(stub, a);
+      if (!path.ok()) {
+        r.outcome = v1::STEP_OUTCOME_FAILED;
+        r.error_class = v1::ERROR_CLASS_ARTIFACT;
+        r.message = std::string(path.status().message());
+        return r;
+      }
+      (*staged->mutable_params())["artifact:" + a.name()] = *path;
+    }
+  }
+  return r;
+}
+
 }  // namespace purser::client

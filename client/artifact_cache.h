@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "client/executor.h"
 #include "purser/v1/agent.grpc.pb.h"
 
 namespace purser::client {
@@ -18,5 +19,12 @@ class ArtifactCache {
  private:
   std::string dir_;
 };
+
+// Phase one of the guide's two: every file the job's remaining steps need,
+// downloaded and verified. Fills `staged` (the job with local paths in params
+// "artifact:<name>"); a failure comes back as a FAILED/ARTIFACT result, and an
+// unspecified outcome means all is staged.
+ActionResult StageJob(ArtifactCache& cache, v1::AgentService::Stub* stub, const v1::Job& job,
+                      v1::Job* staged);
 
 }  // namespace purser::client

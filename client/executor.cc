@@ -81,4 +81,21 @@ ActionResult ExecuteStep(Executor& executor, const v1::Job& job) {
   return r;
 }
 
+v1::ReportResultRequest MakeReport(const v1::Job& job, const ActionResult& r, absl::Duration took,
+                                   v1::Inventory inventory, const std::string& fingerprint) {
+  v1::ReportResultRequest rep;
+  rep.set_job_id(job.job_id());
+  rep.set_attempt(job.attempt());
+  rep.set_outcome(r.outcome);
+  rep.set_exit_code(r.exit_code);
+  rep.set_error_class(r.error_class);
+  rep.set_message(r.message);
+  rep.set_output_tail(r.output);
+  rep.set_duration_ms(absl::ToInt64Milliseconds(took));
+  *rep.mutable_inventory() = std::move(inventory);
+  rep.mutable_inventory()->set_agent_nonce(fingerprint);
+  rep.mutable_inventory()->set_agent_version(PURSER_VERSION);
+  return rep;
+}
+
 }  // namespace purser::client

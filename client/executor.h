@@ -43,4 +43,9 @@ v1::StepOutcome ClassifyExitCode(const v1::ExitCodes& codes, int exit_code);
 // Output and messages come back with the job's secrets redacted.
 ActionResult ExecuteStep(Executor& executor, const v1::Job& job);
 
+// The report of `job`'s result, with the machine's inventory after the step
+// and the agent's installation fingerprint.
+v1::ReportResultRequest MakeReport(const v1::Job& job, const ActionResult& r, absl::Duration took,
+                                   v1::Inventory inventory, const std::string& fingerprint);
+
 }  // namespace purser::client

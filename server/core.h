@@ -17,7 +17,7 @@
 #include "server/ca.h"
 #include "server/secrets.h"
 #include "server/waiters.h"
-#include "server/work_queue.h"
+#include "shared/work_queue.h"
 #include "shared/clock.h"
 
 namespace purser::server {

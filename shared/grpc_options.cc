@@ -25,11 +25,16 @@ grpc::ChannelArguments ClientChannelArgs() {
 }
 
 std::shared_ptr<grpc::Channel> MakeTlsChannel(const std::string& target, const TlsFiles& tls) {
+  return MakeTlsChannel(target, tls, ClientChannelArgs());
+}
+
+std::shared_ptr<grpc::Channel> MakeTlsChannel(const std::string& target, const TlsFiles& tls,
+                                              const grpc::ChannelArguments& args) {
   grpc::SslCredentialsOptions opts;
   opts.pem_root_certs = tls.ca_pem;
   opts.pem_cert_chain = tls.cert_pem;
   opts.pem_private_key = tls.key_pem;
-  return grpc::CreateCustomChannel(target, grpc::SslCredentials(opts), ClientChannelArgs());
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(opts), args);
 }
 
 absl::StatusOr<TlsFiles> LoadTlsFiles(const std::string& ca_path, const std::string& cert_path,

@@ -25,6 +25,9 @@ struct TlsFiles {
 grpc::ChannelArguments ClientChannelArgs();
 // A TLS channel to `target` ("host:port"). With cert/key: mutual TLS.
 std::shared_ptr<grpc::Channel> MakeTlsChannel(const std::string& target, const TlsFiles& tls);
+// Same, with these channel arguments (start from ClientChannelArgs()).
+std::shared_ptr<grpc::Channel> MakeTlsChannel(const std::string& target, const TlsFiles& tls,
+                                              const grpc::ChannelArguments& args);
 // Reads ca/cert/key PEM files; cert and key may be empty paths.
 absl::StatusOr<TlsFiles> LoadTlsFiles(const std::string& ca_path, const std::string& cert_path,
                                       const std::string& key_path);

@@ -1,6 +1,6 @@
-#include "server/work_queue.h"
+#include "shared/work_queue.h"
 
-namespace purser::server {
+namespace purser {
 
 WorkQueue::WorkQueue(int threads) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
@@ -36,4 +36,4 @@ void WorkQueue::Loop() {
   }
 }
 
-}  // namespace purser::server
+}  // namespace purser

@@ -9,7 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 
-namespace purser::server {
+namespace purser {
 
 class WorkQueue {
  public:
@@ -29,4 +29,4 @@ class WorkQueue {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace purser::server
+}  // namespace purser
