@@ -12,6 +12,24 @@ namespace {
 
 using namespace sqlite;  // NOLINT: the shared row helpers
 
+// The SQL part of a filter, with only the conditions that are set, so that
+// SQLite can use the (state, id) index. Parameters ?1..?4 stay numbered.
+std::string EndpointWhere(const EndpointFilter& f) {
+  std::string where = "WHERE 1";
+  if (f.state != v1::ENDPOINT_STATE_UNSPECIFIED) where += " AND e.state = ?1";
+  if (f.not_seen_since_ms != 0) where += " AND e.last_seen_ms < ?2";
+  if (!f.campaign_id.empty()) {
+    where += " AND e.id IN (SELECT endpoint_id FROM campaign_members WHERE campaign_id = ?3)";
+  }
+  return where;
+}
+
+void BindEndpointFilter(Stmt& s, const EndpointFilter& f) {
+  if (f.state != v1::ENDPOINT_STATE_UNSPECIFIED) s.Bind(1, f.state);
+  if (f.not_seen_since_ms != 0) s.Bind(2, f.not_seen_since_ms);
+  if (!f.campaign_id.empty()) s.Bind(3, f.campaign_id);
+}
+
 // OS and labels live in blobs, so these filters apply past the SQL.
 bool MatchesBlobFilters(const v1::Endpoint& e, const EndpointFilter& f) {
   if (f.product != v1::OS_PRODUCT_UNSPECIFIED && e.os().product() != f.product) return false;
@@ -244,17 +262,15 @@ absl::StatusOr<v1::Endpoint> SqliteStore::GetEndpoint(const std::string& id, int
 }
 
 absl::StatusOr<EndpointPage> SqliteStore::ListEndpoints(const EndpointFilter& f, int64_t now_ms) {
-  static const std::string sql = absl::StrCat(
-      "SELECT ", kEndpointColumns,
-      " FROM endpoints e LEFT JOIN runs r ON r.id = e.run_id "
-      "WHERE (?1 = 0 OR e.state = ?1) AND e.id > ?2 AND (?3 = 0 OR e.last_seen_ms < ?3) "
-      "AND (?4 = '' OR e.id IN (SELECT endpoint_id FROM campaign_members WHERE campaign_id = ?4)) "
-      "ORDER BY e.id");
+  const std::string sql = absl::StrCat("SELECT ", kEndpointColumns,
+                                       " FROM endpoints e LEFT JOIN runs r ON r.id = e.run_id ",
+                                       EndpointWhere(f), " AND e.id > ?5 ORDER BY e.id");
   int page_size = f.page_size <= 0 ? 100 : std::min(f.page_size, 1000);
   EndpointPage page;
   RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
     ASSIGN_OR_RETURN(Stmt s, c.Prepare(sql.c_str()));
-    s.Bind(1, f.state).Bind(2, f.page_token).Bind(3, f.not_seen_since_ms).Bind(4, f.campaign_id);
+    BindEndpointFilter(s, f);
+    s.Bind(5, f.page_token);
     while (static_cast<int>(page.endpoints.size()) <= page_size) {
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
@@ -273,19 +289,15 @@ absl::StatusOr<EndpointPage> SqliteStore::ListEndpoints(const EndpointFilter& f,
 absl::StatusOr<StateCounts> SqliteStore::CountEndpoints(const EndpointFilter& f) {
   // OS and labels live in blobs: with those filters, rows are read and matched.
   const bool blob_filters = f.product != v1::OS_PRODUCT_UNSPECIFIED || !f.labels.empty();
-  static const std::string where =
-      "WHERE (?1 = 0 OR e.state = ?1) AND (?3 = 0 OR e.last_seen_ms < ?3) "
-      "AND (?4 = '' OR e.id IN (SELECT endpoint_id FROM campaign_members WHERE campaign_id = ?4)) ";
-  static const std::string grouped =
-      absl::StrCat("SELECT e.state, COUNT(*) FROM endpoints e ", where, "GROUP BY e.state");
-  static const std::string rows = absl::StrCat("SELECT ", kEndpointColumns,
-                                               " FROM endpoints e LEFT JOIN runs r ON r.id = "
-                                               "e.run_id ",
-                                               where);
+  const std::string where = EndpointWhere(f);
+  const std::string grouped =
+      absl::StrCat("SELECT e.state, COUNT(*) FROM endpoints e ", where, " GROUP BY e.state");
+  const std::string rows = absl::StrCat(
+      "SELECT ", kEndpointColumns, " FROM endpoints e LEFT JOIN runs r ON r.id = e.run_id ", where);
   StateCounts counts;
   RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
     ASSIGN_OR_RETURN(Stmt s, c.Prepare(blob_filters ? rows.c_str() : grouped.c_str()));
-    s.Bind(1, f.state).Bind(3, f.not_seen_since_ms).Bind(4, f.campaign_id);
+    BindEndpointFilter(s, f);
     while (true) {
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
