@@ -42,12 +42,14 @@ int main(int argc, char** argv) {
       "bare gRPC mTLS echo, 16 channels x 64 callers: %.0f RPC/s (p50 %.2f ms, p99 %.2f ms, %lld "
       "errors)\n",
       echo.rate(), echo.p50_ms, echo.p99_ms, static_cast<long long>(echo.errors));
+  std::printf("figure echo_rps %.0f\n", echo.rate());
   purser::testing::ScratchDir dir;
   for (int batch : {1, 100, 1000}) {
     double rate = SqliteRowsPerSecond(dir.Sub("b" + std::to_string(batch) + ".db"), batch,
                                       batch == 1 ? 5000 : 100000);
     std::printf("bare SQLite WAL upserts, synchronous=FULL, %d rows/transaction: %.0f rows/s\n",
                 batch, rate);
+    std::printf("figure sqlite_rows_per_s_%d %.0f\n", batch, rate);
   }
   return 0;
 }

@@ -125,6 +125,9 @@ int Main() {
       "(step p50 %.2f ms, p99 %.2f ms, %lld errors)\n",
       n, steps.rate(), rpcs, steps.p50_ms, steps.p99_ms, static_cast<long long>(steps.errors));
   std::printf("  ratio to bare echo: %.2f\n", rpcs / echo.rate());
+  std::printf(
+      "figure report_echo_rps %.0f\nfigure report_rps %.0f\nfigure report_writes_per_txn %.1f\n",
+      echo.rate(), rpcs, txns ? static_cast<double>(writes) / txns : 0.0);
   std::printf("  SQLite: %lld transactions, %.1f writes/transaction, %.0f transactions/s\n",
               static_cast<long long>(txns), txns ? static_cast<double>(writes) / txns : 0.0,
               txns / steps.seconds);
