@@ -29,6 +29,9 @@ grep -v '^figure' "$OUT/report.txt"
 echo "== status queries with $QUERY_ENDPOINTS endpoints"
 build/bench/bench_status_queries --endpoints="$QUERY_ENDPOINTS" --queries=100 >"$OUT/queries.txt"
 grep -v '^figure' "$OUT/queries.txt"
+echo "== bare mTLS storm: $FLEET fresh connections to the bare echo server (separate process)"
+build/bench/bench_storm --connections="$FLEET" >"$OUT/storm.txt" || true
+grep -v '^figure' "$OUT/storm.txt"
 echo "== fleet of $FLEET simulated agents against purser-server (separate processes)"
 build/purser-server --data_dir="$OUT/server" --plans_dir=deploy/plans --listen=127.0.0.1:0 \
   --port_file="$OUT/port" --mutex_deadlock_checks=false 2>"$OUT/server.log" &
@@ -50,7 +53,8 @@ echo "| agent report path, RPC/s | $(fig report report_rps) | bare mTLS echo, sa
 echo "| report path, SQLite writes per transaction | $(fig report report_writes_per_txn) | bare SQLite rows/s at 1 / 100 per txn: $(fig limits sqlite_rows_per_s_1) / $(fig limits sqlite_rows_per_s_100) | - | - |"
 echo "| enroll $FLEET agents, s | $(fig fleet enroll_seconds) (errors: $(fig fleet enroll_errors)) | - | - | - |"
 echo "| boot storm of $FLEET, s until all checked in | $(fig fleet boot_seconds) (errors: $(fig fleet boot_errors)) | - | - | <= 15 s, no errors |"
-echo "| boot storm: peak new TLS connections/s; server CPU s | $(fig fleet boot_peak_handshakes_per_second); $(fig fleet boot_server_cpu_seconds) | BASELINES: 230-280 handshakes/s, 3.0-3.5 ms server CPU each | $(awk -v c="$(fig fleet boot_server_cpu_seconds)" -v n="$FLEET" 'BEGIN {printf "%.1f ms/handshake", 1000*c/n}') | - |"
+echo "| boot storm of $FLEET vs the bare mTLS storm of $FLEET, s | $(fig fleet boot_seconds) | $(fig storm storm_seconds) | $(r "$(fig fleet boot_seconds)" "$(fig storm storm_seconds)") | <= 1.25x (BASELINES) |"
+echo "| boot storm: peak new TLS connections/s; server CPU s | $(fig fleet boot_peak_handshakes_per_second); $(fig fleet boot_server_cpu_seconds) | bare storm server CPU: $(fig storm storm_server_cpu_seconds) s | $(awk -v c="$(fig fleet boot_server_cpu_seconds)" -v n="$FLEET" 'BEGIN {printf "%.1f ms/handshake", 1000*c/n}') | - |"
 echo "| idle agents: server memory per agent, KB | $(awk -v a="$(fig fleet idle_server_rss_bytes)" -v b="$(fig fleet server_rss_before_boot_bytes)" -v n="$(fig fleet idle_parked)" 'BEGIN {printf "%.0f", (a-b)/n/1024}') | - | - | <= 30 KB |"
 echo "| idle agents: server CPU, % of one core | $(fig fleet idle_server_cpu_percent) | - | - | - |"
 echo "| campaign of $FLEET (default plan): s; done / failed | $(fig fleet campaign_seconds); $(fig fleet campaign_done) / $(fig fleet campaign_failed) | - | - | <= 30 s |"
