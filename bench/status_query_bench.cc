@@ -152,7 +152,7 @@ int Main() {
   std::printf("list the failed endpoints (first page of %lld): p50 %.2f ms, p99 %.2f ms\n",
               static_cast<long long>(failed_seen), list.p50, list.p99);
   std::printf("count endpoints by state: p50 %.2f ms, p99 %.2f ms\n", count.p50, count.p99);
-  std::printf("count by state for one OS (filter on the inventory): p50 %.2f ms, p99 %.2f ms\n",
+  std::printf("count by state for one OS: p50 %.2f ms, p99 %.2f ms\n",
               count_campaign_like.p50, count_campaign_like.p99);
   std::printf("errors: %d\n", errors);
   std::printf(

@@ -61,4 +61,4 @@ echo "| campaign of $FLEET (default plan): s; done / failed | $(fig fleet campai
 echo "| campaign: agent RPCs; SQLite transactions; writes/txn | $(fig fleet campaign_rpcs); $(fig fleet campaign_sqlite_transactions); $(fig fleet campaign_writes_per_transaction) | - | - | - |"
 echo "| list FAILED endpoints (page of 100), p50 / p99 ms | $(fig queries list_failed_p50_ms) / $(fig queries list_failed_p99_ms) | bare echo p99, one caller: $(fig queries echo_p99_ms) | - | < 50 ms p99 |"
 echo "| count endpoints by state, p50 / p99 ms | $(fig queries count_p50_ms) / $(fig queries count_p99_ms) | same | - | < 50 ms p99 |"
-echo "| count by state for one OS (inventory filter), p99 ms | $(fig queries count_os_p99_ms) | same | - | < 50 ms p99 |"
+echo "| count by state for one OS, p99 ms | $(fig queries count_os_p99_ms) | same | - | < 50 ms p99 |"

@@ -342,11 +342,12 @@ absl::StatusOr<ReportAck> SqliteStore::RecordReport(const std::string& endpoint_
     }
     if (r.has_inventory()) {
       RETURN_IF_ERROR(NoteNonce(c, endpoint_id, r.inventory(), now_ms));
-      ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE endpoints SET inventory = ?, last_seen_ms = ? "
-                                         "WHERE id = ?"));
+      ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE endpoints SET inventory = ?, last_seen_ms = ?, "
+                                         "os_product = ? WHERE id = ?"));
       RETURN_IF_ERROR(s.BindBlob(1, r.inventory().SerializeAsString())
                           .Bind(2, now_ms)
-                          .Bind(3, endpoint_id)
+                          .Bind(3, r.inventory().os().product())
+                          .Bind(4, endpoint_id)
                           .Exec());
     }
     if (ack.stale) return absl::OkStatus();

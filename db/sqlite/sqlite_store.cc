@@ -12,12 +12,42 @@ namespace {
 
 using namespace sqlite;  // NOLINT: the shared row helpers
 
+// Endpoints stored before migration 006 get their OS product column from
+// their inventory, once.
+absl::Status FillOsProduct(Connection& c) {
+  std::vector<std::pair<std::string, int>> rows;
+  {
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT id, inventory FROM endpoints WHERE os_product = 0 "
+                                       "AND inventory IS NOT NULL"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      v1::Inventory inv;
+      if (inv.ParseFromString(s.Text(1)) && inv.os().product() != 0) {
+        rows.emplace_back(s.Text(0), inv.os().product());
+      }
+    }
+  }
+  if (rows.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(c.ExecScript("BEGIN IMMEDIATE"));
+  for (const auto& [id, product] : rows) {
+    auto s = c.Prepare("UPDATE endpoints SET os_product = ? WHERE id = ?");
+    absl::Status st = s.ok() ? s->Bind(1, product).Bind(2, id).Exec() : s.status();
+    if (!st.ok()) {
+      c.ExecScript("ROLLBACK").IgnoreError();
+      return st;
+    }
+  }
+  return c.ExecScript("COMMIT");
+}
+
 // The SQL part of a filter, with only the conditions that are set, so that
 // SQLite can use the (state, id) index. Parameters ?1..?4 stay numbered.
 std::string EndpointWhere(const EndpointFilter& f) {
   std::string where = "WHERE 1";
   if (f.state != v1::ENDPOINT_STATE_UNSPECIFIED) where += " AND e.state = ?1";
   if (f.not_seen_since_ms != 0) where += " AND e.last_seen_ms < ?2";
+  if (f.product != v1::OS_PRODUCT_UNSPECIFIED) where += " AND e.os_product = ?4";
   if (!f.campaign_id.empty()) {
     where += " AND e.id IN (SELECT endpoint_id FROM campaign_members WHERE campaign_id = ?3)";
   }
@@ -27,12 +57,12 @@ std::string EndpointWhere(const EndpointFilter& f) {
 void BindEndpointFilter(Stmt& s, const EndpointFilter& f) {
   if (f.state != v1::ENDPOINT_STATE_UNSPECIFIED) s.Bind(1, f.state);
   if (f.not_seen_since_ms != 0) s.Bind(2, f.not_seen_since_ms);
+  if (f.product != v1::OS_PRODUCT_UNSPECIFIED) s.Bind(4, f.product);
   if (!f.campaign_id.empty()) s.Bind(3, f.campaign_id);
 }
 
-// OS and labels live in blobs, so these filters apply past the SQL.
+// Labels live in a blob, so that filter applies past the SQL.
 bool MatchesBlobFilters(const v1::Endpoint& e, const EndpointFilter& f) {
-  if (f.product != v1::OS_PRODUCT_UNSPECIFIED && e.os().product() != f.product) return false;
   for (const auto& [k, v] : f.labels) {
     auto it = e.labels().find(k);
     if (it == e.labels().end() || it->second != v) return false;
@@ -86,6 +116,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
                                                                StoreOptions options) {
   ASSIGN_OR_RETURN(auto conn, Connection::Open(path, create));
   RETURN_IF_ERROR(ApplyMigrations(*conn));
+  RETURN_IF_ERROR(FillOsProduct(*conn));
   auto writer = std::make_unique<Writer>(std::move(conn));
   return std::unique_ptr<SqliteStore>(new SqliteStore(path, options, std::move(writer)));
 }
@@ -166,14 +197,15 @@ absl::StatusOr<v1::Endpoint> SqliteStore::Enroll(const EnrollArgs& a) {
       detail = existing->state_detail();
       state = ClassifyOs(state, a.inventory, &detail);
       ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE endpoints SET inventory = ?, hostname = ?, "
-                                         "cert_serial = ?, last_seen_ms = ?, token_id = ? "
-                                         "WHERE id = ?"));
+                                         "cert_serial = ?, last_seen_ms = ?, token_id = ?, "
+                                         "os_product = ?7 WHERE id = ?6"));
       RETURN_IF_ERROR(s.BindBlob(1, a.inventory.SerializeAsString())
                           .Bind(2, a.inventory.hostname())
                           .Bind(3, a.cert_serial)
                           .Bind(4, a.now_ms)
                           .Bind(5, a.token_id)
                           .Bind(6, a.endpoint_id)
+                          .Bind(7, a.inventory.os().product())
                           .Exec());
       RETURN_IF_ERROR(SetState(c, a.endpoint_id, state, detail.empty() ? "re-enrolled" : detail,
                                existing->error_class(), a.now_ms));
@@ -181,8 +213,8 @@ absl::StatusOr<v1::Endpoint> SqliteStore::Enroll(const EnrollArgs& a) {
       v1::EndpointState state = ClassifyOs(v1::ENDPOINT_STATE_ENROLLED, a.inventory, &detail);
       ASSIGN_OR_RETURN(Stmt s,
                        c.Prepare("INSERT INTO endpoints(id, hostname, inventory, labels, state, "
-                                 "state_detail, cert_serial, last_seen_ms, enrolled_ms, token_id) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                 "state_detail, cert_serial, last_seen_ms, enrolled_ms, token_id, "
+                                 "os_product) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
       RETURN_IF_ERROR(s.Bind(1, a.endpoint_id)
                           .Bind(2, a.inventory.hostname())
                           .BindBlob(3, a.inventory.SerializeAsString())
@@ -193,6 +225,7 @@ absl::StatusOr<v1::Endpoint> SqliteStore::Enroll(const EnrollArgs& a) {
                           .Bind(8, a.now_ms)
                           .Bind(9, a.now_ms)
                           .Bind(10, a.token_id)
+                          .Bind(11, a.inventory.os().product())
                           .Exec());
       RETURN_IF_ERROR(
           AddEvent(c, a.endpoint_id, a.now_ms, state, detail.empty() ? "enrolled" : detail));
@@ -219,11 +252,12 @@ absl::StatusOr<v1::Endpoint> SqliteStore::CheckIn(const std::string& endpoint_id
     ASSIGN_OR_RETURN(auto e, LoadEndpoint(c, endpoint_id, now_ms, options_));
     if (!e) return absl::NotFoundError(absl::StrCat("endpoint ", endpoint_id, " is not enrolled"));
     ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE endpoints SET inventory = ?, hostname = ?, "
-                                       "last_seen_ms = ? WHERE id = ?"));
+                                       "last_seen_ms = ?, os_product = ? WHERE id = ?"));
     RETURN_IF_ERROR(s.BindBlob(1, inventory.SerializeAsString())
                         .Bind(2, inventory.hostname())
                         .Bind(3, now_ms)
-                        .Bind(4, endpoint_id)
+                        .Bind(4, inventory.os().product())
+                        .Bind(5, endpoint_id)
                         .Exec());
     RETURN_IF_ERROR(NoteNonce(c, endpoint_id, inventory, now_ms));
     std::string detail = e->state_detail();
@@ -287,8 +321,8 @@ absl::StatusOr<EndpointPage> SqliteStore::ListEndpoints(const EndpointFilter& f,
 }
 
 absl::StatusOr<StateCounts> SqliteStore::CountEndpoints(const EndpointFilter& f) {
-  // OS and labels live in blobs: with those filters, rows are read and matched.
-  const bool blob_filters = f.product != v1::OS_PRODUCT_UNSPECIFIED || !f.labels.empty();
+  // Labels live in a blob: with that filter, rows are read and matched.
+  const bool blob_filters = !f.labels.empty();
   const std::string where = EndpointWhere(f);
   const std::string grouped =
       absl::StrCat("SELECT e.state, COUNT(*) FROM endpoints e ", where, " GROUP BY e.state");

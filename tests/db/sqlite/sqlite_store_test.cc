@@ -21,6 +21,31 @@ TEST(SqliteStore, MigrationsAreRecordedAndIdempotent) {
   EXPECT_EQ(s->Int(1), Migrations().back().version);
 }
 
+TEST(SqliteStore, EndpointsFromBeforeTheOsColumnAreFilledInAtOpen) {
+  testing::ScratchDir dir;
+  std::string path = dir.Sub("p.db");
+  {
+    auto store = SqliteStore::Open(path, true);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->CreateToken({"tok", "hash", 5, 1LL << 50, {}, "", ""}, 0).ok());
+    v1::Inventory inv;
+    inv.mutable_os()->set_product(v1::OS_PRODUCT_WINDOWS_8_1);
+    ASSERT_TRUE((*store)->Enroll({"tok", "hash", "e81", inv, "s1", 1LL << 50, 1}).ok());
+  }
+  {  // as a row written before migration 006 looks
+    auto conn = Connection::Open(path, false);
+    ASSERT_TRUE((*conn)->ExecScript("UPDATE endpoints SET os_product = 0").ok());
+  }
+  auto store = SqliteStore::Open(path, false);
+  ASSERT_TRUE(store.ok());
+  EndpointFilter f;
+  f.product = v1::OS_PRODUCT_WINDOWS_8_1;
+  auto counts = (*store)->CountEndpoints(f);
+  ASSERT_TRUE(counts.ok());
+  ASSERT_EQ(counts->size(), 1u);
+  EXPECT_EQ(counts->begin()->second, 1);
+}
+
 TEST(SqliteStore, NewerSchemaIsRefused) {
   testing::ScratchDir dir;
   std::string path = dir.Sub("p.db");
