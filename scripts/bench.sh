@@ -39,7 +39,7 @@ server_pid=$!
 for _ in $(seq 100); do [ -s "$OUT/port" ] && break; sleep 0.1; done
 build/purser-fleetsim --server="127.0.0.1:$(cat "$OUT/port")" --ca="$OUT/server/ca.pem" \
   --cert="$OUT/server/admin.pem" --key="$OUT/server/admin.key" --agents="$FLEET" \
-  --state_root="$FLEET_ROOT" --phases=enroll,boot,idle,campaign --timeout_seconds=150 \
+  --state_root="$FLEET_ROOT" --phases=enroll,boot,idle,campaign --timeout_seconds=120 \
   >"$OUT/fleet.txt" || true
 grep -v '^figure' "$OUT/fleet.txt"
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""

@@ -105,6 +105,20 @@ TEST(AgentLifecycle, PurserctlTablesJsonAndExitCodes) {
   EXPECT_EQ(pilot.endpoints(0).id(), id81);
   ASSERT_EQ(RunCtl(server, "endpoints list --not_seen_for 1h", &out), 0);
   EXPECT_EQ(out.find("win81"), std::string::npos) << "seen just now: " << out;
+  // Counts by state, with the same filters; the server's own figures.
+  ASSERT_EQ(RunCtl(server, "endpoints count -o json", &out), 0) << out;
+  v1::EndpointCounts counts;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &counts).ok()) << out;
+  EXPECT_EQ(counts.total(), 2);
+  ASSERT_EQ(RunCtl(server, "endpoints count --state UNSUPPORTED", &out), 0);
+  EXPECT_NE(out.find("UNSUPPORTED  1"), std::string::npos) << out;
+  EXPECT_NE(out.find("TOTAL        1"), std::string::npos) << out;
+  ASSERT_EQ(RunCtl(server, "server stats -o json", &out), 0) << out;
+  v1::ServerStats stats;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &stats).ok()) << out;
+  EXPECT_EQ(stats.endpoints(), 2);
+  EXPECT_GT(stats.rss_bytes(), 0);
+  EXPECT_GT(stats.sqlite_transactions(), 0);
   EXPECT_EQ(RunCtl(server, "endpoints get 0123456789abcdef", &out), 5) << out;
   // Plans: a broken one is refused with file:line, a good one is used at once.
   ASSERT_TRUE(WriteFileAtomic(dir.Sub("bad.textproto"), "name: \"b\"\nsteps { idd: 1 }\n").ok());
