@@ -68,10 +68,15 @@ absl::Status Call(Stub* stub, grpc::Status (Stub::*method)(grpc::ClientContext*,
   return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
 }
 
-absl::StatusOr<v1::ServerStats> Stats(Stub* op) {
+// The server's own figures. Without them there is nothing left to measure:
+// a server that stopped answering ends the run (exit 3).
+v1::ServerStats Stats(Stub* op) {
   v1::ServerStats s;
-  if (absl::Status st = Call(op, &Stub::GetServerStats, v1::GetServerStatsRequest(), &s); !st.ok())
-    return st;
+  absl::Status st = Call(op, &Stub::GetServerStats, v1::GetServerStatsRequest(), &s);
+  if (!st.ok()) {
+    std::cerr << "purser-fleetsim: server stats: " << st.message() << "\n";
+    std::_Exit(3);
+  }
   return s;
 }
 
@@ -179,11 +184,7 @@ int Main() {
 
   for (absl::string_view phase : absl::StrSplit(absl::GetFlag(FLAGS_phases), ',')) {
     if (ctx.stopping) break;
-    auto before = Stats(op.get());
-    if (!before.ok()) {
-      std::cerr << "purser-fleetsim: server stats: " << before.status().message() << "\n";
-      return 3;
-    }
+    v1::ServerStats before = Stats(op.get());
     stats.Reset();
     absl::Time t0 = absl::Now();
     if (phase == "enroll") {
@@ -221,7 +222,7 @@ int Main() {
                          timeout);
       double secs = absl::ToDoubleSeconds(absl::Now() - t0);
       auto after = Stats(op.get());
-      double cpu = after.ok() ? after->cpu_seconds() - before->cpu_seconds() : 0;
+      double cpu = after.cpu_seconds() - before.cpu_seconds();
       std::printf(
           "== boot (%s): %lld/%d checked in after %.2f s; peak %lld new TLS connections/s; "
           "%lld RPC errors; server CPU %.1f s (%.0f%% of one core)\n",
@@ -235,23 +236,23 @@ int Main() {
       Figure("boot_peak_handshakes_per_second", first_checkins.PeakPerSecond());
       Figure("boot_errors", stats.TotalErrors());
       Figure("boot_server_cpu_seconds", cpu);
-      Figure("server_rss_before_boot_bytes", before->rss_bytes());
+      Figure("server_rss_before_boot_bytes", before.rss_bytes());
       if (!all) exit_code = 1;
     } else if (phase == "idle") {
       // Let the last check-ins settle into long polls, then measure.
-      WaitFor([&] { return Stats(op.get())->parked_long_polls() >= n; }, [] { return "settling"; },
+      WaitFor([&] { return Stats(op.get()).parked_long_polls() >= n; }, [] { return "settling"; },
               absl::Seconds(30));
       auto s0 = Stats(op.get());
       absl::SleepFor(absl::Seconds(absl::GetFlag(FLAGS_idle_seconds)));
       auto s1 = Stats(op.get());
-      double secs = (s1->uptime_ms() - s0->uptime_ms()) / 1000.0;
-      double cpu_pct = 100 * (s1->cpu_seconds() - s0->cpu_seconds()) / secs;
+      double secs = (s1.uptime_ms() - s0.uptime_ms()) / 1000.0;
+      double cpu_pct = 100 * (s1.cpu_seconds() - s0.cpu_seconds()) / secs;
       std::printf(
           "== idle: %d agents waiting for work; server %.1f MiB resident, %d threads, "
           "CPU %.1f%% of one core over %.0f s\n",
-          s1->parked_long_polls(), s1->rss_bytes() / 1048576.0, s1->threads(), cpu_pct, secs);
-      Figure("idle_parked", s1->parked_long_polls());
-      Figure("idle_server_rss_bytes", s1->rss_bytes());
+          s1.parked_long_polls(), s1.rss_bytes() / 1048576.0, s1.threads(), cpu_pct, secs);
+      Figure("idle_parked", s1.parked_long_polls());
+      Figure("idle_server_rss_bytes", s1.rss_bytes());
       Figure("idle_server_cpu_percent", cpu_pct);
     } else if (phase == "campaign") {
       if (!booted) {
@@ -304,9 +305,9 @@ int Main() {
           line, timeout);
       double secs = absl::ToDoubleSeconds(absl::Now() - t0);
       auto after = Stats(op.get());
-      int64_t txns = after->sqlite_transactions() - before->sqlite_transactions();
-      int64_t writes = after->sqlite_writes() - before->sqlite_writes();
-      double cpu = after->cpu_seconds() - before->cpu_seconds();
+      int64_t txns = after.sqlite_transactions() - before.sqlite_transactions();
+      int64_t writes = after.sqlite_writes() - before.sqlite_writes();
+      double cpu = after.cpu_seconds() - before.cpu_seconds();
       int64_t rpcs = stats.TotalCalls();
       std::printf("== campaign %s with %s: %s after %.1f s\n", campaign.id().c_str(),
                   absl::GetFlag(FLAGS_plan).c_str(), line().c_str(), secs);

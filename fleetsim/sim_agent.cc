@@ -73,7 +73,6 @@ void SimAgent::Boot() {
   channel_ = MakeTlsChannel(
       fleet_->server, TlsFiles{identity_.ca_pem, identity_.cert_pem, identity_.key_pem}, args);
   stub_ = v1::AgentService::NewStub(channel_);
-  booted_ = absl::Now();
   CheckIn();
 }
 

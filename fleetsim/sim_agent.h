@@ -82,7 +82,6 @@ class SimAgent {
   client::JournalFile journal_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::AgentService::Stub> stub_;
-  absl::Time booted_;
   bool counted_checkin_ = false;
   int failures_ = 0;  // consecutive, for backoff
   absl::BitGen rng_;
