@@ -21,7 +21,7 @@
 ABSL_FLAG(int, agents, 64, "agents (one connection and one caller each)");
 ABSL_FLAG(int, seconds, 5, "duration of each measurement");
 ABSL_FLAG(int, steps, 200, "steps in the benchmark plan");
-ABSL_FLAG(int, workers, 8, "server worker threads");
+ABSL_FLAG(int, workers, 16, "server worker threads");
 
 namespace purser::bench {
 namespace {

@@ -17,8 +17,8 @@
 #include "server/ca.h"
 #include "server/secrets.h"
 #include "server/waiters.h"
-#include "shared/work_queue.h"
 #include "shared/clock.h"
+#include "shared/work_queue.h"
 
 namespace purser::server {
 
@@ -33,7 +33,8 @@ struct ServerOptions {
   int64_t agent_cert_seconds = kAgentCertSeconds;
   int max_wait_seconds = 30;       // longest long poll
   int poll_interval_seconds = 30;  // told to agents
-  int workers = 8;
+  // Workers wait on the SQLite writer; more of them make bigger commit groups.
+  int workers = 16;
   int64_t campaign_tick_ms = 500;                  // how often campaigns are moved along
   int64_t reverify_every_ms = 24LL * 3600 * 1000;  // drift checks of onboarded endpoints (0: off)
   bool remediate_drift = false;                    // onboard drifted endpoints again

@@ -19,7 +19,7 @@ ABSL_FLAG(std::string, names, "",
 ABSL_FLAG(int64_t, lease_grace_ms, 30000, "time past a step's timeout before its lease expires");
 ABSL_FLAG(int64_t, offline_after_ms, 180000, "an endpoint not seen this long is offline");
 ABSL_FLAG(int, max_wait_seconds, 30, "longest long poll");
-ABSL_FLAG(int, workers, 8, "worker threads for store calls");
+ABSL_FLAG(int, workers, 16, "worker threads for store calls (they wait on SQLite commits)");
 ABSL_FLAG(bool, mutex_deadlock_checks, true,
           "Abseil's lock-order checks (about 5% of a handshake-heavy load; off for benchmarks)");
 ABSL_FLAG(int64_t, agent_cert_seconds, 30LL * 24 * 3600, "lifetime of agent certificates");
