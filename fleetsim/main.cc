@@ -5,6 +5,7 @@
 // Lines starting with "figure " are for scripts: "figure <name> <value>".
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "absl/flags/flag.h"
@@ -27,8 +28,9 @@ ABSL_FLAG(std::string, cert, "", "an operator certificate (admin, to create the 
 ABSL_FLAG(std::string, key, "", "its private key");
 ABSL_FLAG(int, agents, 100, "simulated endpoints");
 ABSL_FLAG(std::string, state_root, "",
-          "where each agent keeps its key, machine and journal (default: a new directory in "
-          "/dev/shm: the simulated machines' disks are not this machine's disk)");
+          "where each agent keeps its key, machine and journal; keep it to run phases "
+          "again with load (default: a new directory in /dev/shm, removed at the end: the "
+          "simulated machines' disks are not this machine's disk)");
 ABSL_FLAG(std::string, mix,
           "win7-sp1-x64-ent:40,win7-sp1-x86-pro:10,win81-x64-ent:20,win81-x86-pro:5,"
           "win2008r2-sp1-x64:25",
@@ -148,7 +150,9 @@ int Main() {
     return 2;
   }
   std::string root = absl::GetFlag(FLAGS_state_root);
-  if (root.empty()) root = absl::StrCat("/dev/shm/purser-fleetsim-", getpid());
+  // A fleet in a directory of our own choosing is temporary: removed at the end.
+  const bool temporary = root.empty();
+  if (temporary) root = absl::StrCat("/dev/shm/purser-fleetsim-", getpid());
   auto op = v1::OperatorService::NewStub(MakeTlsChannel(absl::GetFlag(FLAGS_server), *tls));
 
   RpcStats stats;
@@ -343,6 +347,10 @@ int Main() {
   fleet.Stop(absl::Seconds(5));
   std::fflush(stdout);
   std::fflush(stderr);
+  if (temporary) {
+    std::error_code ignored;
+    std::filesystem::remove_all(root, ignored);
+  }
   std::_Exit(exit_code);
 }
 
