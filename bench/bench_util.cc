@@ -6,6 +6,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/flags/parse.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace purser::bench {
@@ -59,6 +61,11 @@ LoadResult RunLoad(int workers, absl::Duration duration, const std::function<boo
     r.p99_ms = all[all.size() * 99 / 100];
   }
   return r;
+}
+
+void InitBenchmark(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 double CpuSeconds() {

@@ -30,6 +30,10 @@ struct LoadResult {
 // `call` returns false on error. Latency percentiles over all calls.
 LoadResult RunLoad(int workers, absl::Duration duration, const std::function<bool(int)>& call);
 
+// Parses the flags and turns Abseil's lock-order checks off (they cost ~5% of
+// a handshake-heavy load): what every benchmark does first.
+void InitBenchmark(int argc, char** argv);
+
 // User + system CPU seconds of this process so far.
 double CpuSeconds();
 

@@ -3,8 +3,6 @@
 #include <cstdio>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "bench/echo_server.h"
 #include "db/sqlite/connection.h"
@@ -33,9 +31,7 @@ double SqliteRowsPerSecond(const std::string& path, int batch, int rows) {
 }  // namespace purser::bench
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  // Abseil's lock-order checks cost ~5% of a handshake-heavy load: off when measuring.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  purser::bench::InitBenchmark(argc, argv);
   using namespace purser::bench;
   Pki pki = MakePki();
   EchoServer server(pki);

@@ -5,9 +5,7 @@
 #include <filesystem>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "bench/echo_server.h"
 #include "client/connection.h"
 #include "db/sqlite/sqlite_store.h"
@@ -142,8 +140,6 @@ int Main() {
 }  // namespace purser::bench
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  // Abseil's lock-order checks cost ~5% of a handshake-heavy load: off when measuring.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  purser::bench::InitBenchmark(argc, argv);
   return purser::bench::Main();
 }

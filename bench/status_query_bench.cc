@@ -8,10 +8,8 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "bench/bench_util.h"
 #include "bench/echo_server.h"
 #include "grpcpp/client_context.h"
@@ -152,8 +150,8 @@ int Main() {
   std::printf("list the failed endpoints (first page of %lld): p50 %.2f ms, p99 %.2f ms\n",
               static_cast<long long>(failed_seen), list.p50, list.p99);
   std::printf("count endpoints by state: p50 %.2f ms, p99 %.2f ms\n", count.p50, count.p99);
-  std::printf("count by state for one OS: p50 %.2f ms, p99 %.2f ms\n",
-              count_campaign_like.p50, count_campaign_like.p99);
+  std::printf("count by state for one OS: p50 %.2f ms, p99 %.2f ms\n", count_campaign_like.p50,
+              count_campaign_like.p99);
   std::printf("errors: %d\n", errors);
   std::printf(
       "figure echo_p99_ms %.3f\nfigure list_failed_p50_ms %.3f\nfigure list_failed_p99_ms %.3f\n"
@@ -167,8 +165,6 @@ int Main() {
 }  // namespace purser::bench
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  // Abseil's lock-order checks cost ~5% of a handshake-heavy load: off when measuring.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  purser::bench::InitBenchmark(argc, argv);
   return purser::bench::Main();
 }

@@ -9,9 +9,7 @@
 #include <cstdio>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "bench/echo_server.h"
 #include "fleetsim/rpc_stats.h"
 #include "fleetsim/source_address.h"
@@ -121,8 +119,6 @@ int Main() {
 }  // namespace purser::bench
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  // Abseil's lock-order checks cost ~5% of a handshake-heavy load: off when measuring.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  purser::bench::InitBenchmark(argc, argv);
   return purser::bench::Main();
 }

@@ -120,9 +120,10 @@ absl::StatusOr<std::map<std::string, std::string>> PrepareCampaign(Stub* op,
                                             {"workspace_key", "fleetsim-workspace-key"}};
 }
 
-// Waits until `done()` or the timeout; prints progress every 5 s.
+// Waits until `done()` (asked every `poll`) or the timeout; prints progress
+// every 5 s. Asking the server costs it work: poll it no faster than twice a second.
 bool WaitFor(const std::function<bool()>& done, const std::function<std::string()>& progress,
-             absl::Duration timeout) {
+             absl::Duration timeout, absl::Duration poll) {
   absl::Time until = absl::Now() + timeout, next_print = absl::Now() + absl::Seconds(5);
   while (!done()) {
     if (absl::Now() > until) return false;
@@ -131,7 +132,7 @@ bool WaitFor(const std::function<bool()>& done, const std::function<std::string(
       std::fflush(stdout);
       next_print += absl::Seconds(5);
     }
-    absl::SleepFor(absl::Milliseconds(20));
+    absl::SleepFor(poll);
   }
   return true;
 }
@@ -223,7 +224,7 @@ int Main() {
       booted = true;
       bool all = WaitFor([&] { return ctx.checked_in >= n; },
                          [&] { return absl::StrCat(ctx.checked_in.load(), "/", n, " checked in"); },
-                         timeout);
+                         timeout, absl::Milliseconds(20));  // a local counter: cheap to ask
       double secs = absl::ToDoubleSeconds(absl::Now() - t0);
       auto after = Stats(op.get());
       double cpu = after.cpu_seconds() - before.cpu_seconds();
@@ -245,7 +246,7 @@ int Main() {
     } else if (phase == "idle") {
       // Let the last check-ins settle into long polls, then measure.
       WaitFor([&] { return Stats(op.get()).parked_long_polls() >= n; }, [] { return "settling"; },
-              absl::Seconds(30));
+              absl::Seconds(30), absl::Milliseconds(500));
       auto s0 = Stats(op.get());
       absl::SleepFor(absl::Seconds(absl::GetFlag(FLAGS_idle_seconds)));
       auto s1 = Stats(op.get());
@@ -298,15 +299,12 @@ int Main() {
                             k.pending(), " pending, ", k.failed(), " failed, ", k.blocked(),
                             " blocked, ", k.skipped(), " skipped of ", k.members());
       };
-      absl::Time last_poll;
       bool finished = WaitFor(
           [&] {
-            if (absl::Now() - last_poll < absl::Milliseconds(500)) return false;
-            last_poll = absl::Now();
             auto s = current().state();
             return s != v1::CAMPAIGN_STATE_RUNNING && s != v1::CAMPAIGN_STATE_UNSPECIFIED;
           },
-          line, timeout);
+          line, timeout, absl::Milliseconds(500));
       double secs = absl::ToDoubleSeconds(absl::Now() - t0);
       auto after = Stats(op.get());
       int64_t txns = after.sqlite_transactions() - before.sqlite_transactions();
