@@ -73,6 +73,7 @@ int Main() {
     v1::Inventory inv;
     inv.set_hostname(absl::StrCat("bench-", i));
     inv.mutable_os()->set_product(v1::OS_PRODUCT_WINDOWS_7);
+    inv.mutable_os()->set_version("6.1.7601");
     inv.mutable_os()->set_service_pack(1);
     inv.mutable_os()->set_edition("Enterprise");
     inv.mutable_os()->set_arch(v1::ARCH_X64);

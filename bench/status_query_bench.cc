@@ -62,8 +62,8 @@ int Main() {
   // Seed through the store, as enrollment does (group commit from 8 threads).
   db::Store* store = (*srv)->core()->store.get();
   int64_t now = absl::ToUnixMillis(absl::Now());
-  db::TokenRecord token{"bench", Sha256Hex("secret"), n, now + 3'600'000, {{"site", "bench"}}, "",
-                        ""};
+  db::TokenRecord token{
+      "bench", Sha256Hex("secret"), n, now + 3'600'000, {{"site", "bench"}}, "", "", {}};
   if (!store->CreateToken(token, now).ok()) return 1;
   absl::Time t0 = absl::Now();
   std::vector<std::thread> seeders;
@@ -74,7 +74,8 @@ int Main() {
         inv.set_hostname(absl::StrFormat("host-%06d", i));
         inv.mutable_os()->set_product(i % 3 ? v1::OS_PRODUCT_WINDOWS_7
                                             : v1::OS_PRODUCT_WINDOWS_8_1);
-        inv.mutable_os()->set_service_pack(1);
+        inv.mutable_os()->set_version(i % 3 ? "6.1.7601" : "6.3.9600");
+        inv.mutable_os()->set_service_pack(i % 3 ? 1 : 0);
         inv.mutable_os()->set_edition("Enterprise");
         inv.mutable_os()->set_arch(v1::ARCH_X64);
         db::EnrollArgs a{

@@ -116,7 +116,8 @@ absl::Status Agent::RunJob(const v1::Job& job, const std::atomic<bool>& stop) {
   absl::Time t0 = absl::Now();
   v1::Job staged;
   ActionResult r = StageJob(cache_, stub_.get(), job, &staged);
-  if (r.outcome == v1::STEP_OUTCOME_UNSPECIFIED) r = ExecuteStep(*executor_, staged);
+  if (r.outcome == v1::STEP_OUTCOME_UNSPECIFIED)
+    r = ExecuteStep(*executor_, staged, options_.allow_run_command);
   v1::Journal done = started;
   done.set_phase(v1::Journal::PHASE_DONE);
   *done.mutable_result() =

@@ -27,6 +27,9 @@ struct AgentOptions {
   // Exit (0) once the endpoint reaches a final state with no work, instead of
   // waiting forever: for scripted one-shot runs.
   bool exit_when_done = false;
+  // This endpoint's install allows run_command steps (arbitrary commands as
+  // SYSTEM). Off unless the local administrator turned it on.
+  bool allow_run_command = false;
 };
 
 class Agent {

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "shared/logging.h"
 #include "shared/plan/effective_plan.h"
+#include "shared/plan/platform.h"
 
 namespace purser::client {
 namespace {
@@ -16,6 +17,35 @@ constexpr int kNotApplicable = -2145124329;  // 0x80240017 WU_E_NOT_APPLICABLE
 
 bool In(const google::protobuf::RepeatedField<int32_t>& list, int code) {
   return std::find(list.begin(), list.end(), code) != list.end();
+}
+
+// What a check says, as an operator reads it.
+std::string DescribeCheck(const v1::Check& c) {
+  switch (c.check_case()) {
+    case v1::Check::kFileExists:
+      return absl::StrCat(c.file_exists(), " exists");
+    case v1::Check::kKbInstalled:
+      return absl::StrCat(c.kb_installed(), " is installed");
+    case v1::Check::kDotnetAtLeast:
+      return absl::StrCat(".NET Framework ", c.dotnet_at_least(), " or later is installed");
+    case v1::Check::kService:
+      return absl::StrCat(
+          "service ", c.service().name(), " is ",
+          ShortEnumName(v1::ServiceStatus_Name(c.service().status()), "SERVICE_STATUS_"));
+    default:
+      return c.ShortDebugString();
+  }
+}
+
+// The check of a skip_if that held: for any_of, the first alternative that did.
+std::string HeldCheck(Executor& executor, const v1::Check& check) {
+  if (check.check_case() == v1::Check::kAnyOf) {
+    for (const auto& alt : check.any_of().checks()) {
+      auto held = executor.Evaluate(alt);
+      if (held.ok() && *held) return HeldCheck(executor, alt);
+    }
+  }
+  return DescribeCheck(check);
 }
 
 }  // namespace
@@ -46,8 +76,18 @@ v1::StepOutcome ClassifyExitCode(const v1::ExitCodes& codes, int exit_code) {
   }
 }
 
-ActionResult ExecuteStep(Executor& executor, const v1::Job& job) {
+ActionResult ExecuteStep(Executor& executor, const v1::Job& job, bool allow_run_command) {
   const v1::Step& step = job.step();
+  if (step.action_case() == v1::Step::kRunCommand && !allow_run_command) {
+    // A compromised server must not gain a shell on endpoints that never opted in.
+    ActionResult refused;
+    refused.outcome = v1::STEP_OUTCOME_FAILED;
+    refused.error_class = v1::ERROR_CLASS_UNSUPPORTED_ACTION;
+    refused.message =
+        "run_command is not allowed on this endpoint (its agent was installed without "
+        "--allow_run_command)";
+    return refused;
+  }
   std::map<std::string, std::string> params(job.params().begin(), job.params().end());
   for (const auto& [k, v] : params) {
     if (k.rfind("secret:", 0) == 0) RegisterSecret(v);
@@ -63,7 +103,7 @@ ActionResult ExecuteStep(Executor& executor, const v1::Job& job) {
     }
     if (*skip) {
       r.outcome = v1::STEP_OUTCOME_SKIPPED;
-      r.message = "skip_if holds: already in place";
+      r.message = absl::StrCat("skipped: ", HeldCheck(executor, step.skip_if()));
       return r;
     }
   }

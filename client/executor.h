@@ -41,7 +41,9 @@ v1::StepOutcome ClassifyExitCode(const v1::ExitCodes& codes, int exit_code);
 
 // Runs one job's step: skip-if, then the action, then exit-code meaning.
 // Output and messages come back with the job's secrets redacted.
-ActionResult ExecuteStep(Executor& executor, const v1::Job& job);
+// `allow_run_command`: the endpoint's own install allowed arbitrary commands;
+// otherwise a run_command step is refused here, whatever the server sends.
+ActionResult ExecuteStep(Executor& executor, const v1::Job& job, bool allow_run_command = false);
 
 // The report of `job`'s result, with the machine's inventory after the step
 // and the agent's installation fingerprint.

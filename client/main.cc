@@ -24,6 +24,9 @@ ABSL_FLAG(std::string, sim_hostname, "", "simulated machine's hostname");
 ABSL_FLAG(std::string, sim_faults, "", "faults to inject, as purser.v1.SimFaults text format");
 ABSL_FLAG(int, wait_seconds, 25, "long-poll length");
 ABSL_FLAG(bool, exit_when_done, false, "exit once the endpoint is in a final state with no work");
+ABSL_FLAG(bool, allow_run_command, false,
+          "run plan steps that execute arbitrary commands (as the agent's account); off, a "
+          "compromised server cannot run commands on this endpoint");
 ABSL_FLAG(bool, reenroll, false,
           "enroll again with --token_file even though enrolled (after revocation or expiry); "
           "the key, and so the endpoint id, are kept");
@@ -108,6 +111,7 @@ int main(int argc, char** argv) {
   options.state_dir = state_dir;
   options.wait_seconds = absl::GetFlag(FLAGS_wait_seconds);
   options.exit_when_done = absl::GetFlag(FLAGS_exit_when_done);
+  options.allow_run_command = absl::GetFlag(FLAGS_allow_run_command);
   purser::client::Agent agent(options, *identity, executor.get());
   absl::Status st = agent.Run(g_stop);
   if (!st.ok()) {

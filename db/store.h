@@ -26,6 +26,8 @@ struct TokenRecord {
   std::map<std::string, std::string> labels;
   std::string description;
   std::string created_by;
+  // Revoked endpoints this token may enroll again (their key is refused otherwise).
+  std::vector<std::string> readmit_endpoint_ids;
 };
 
 struct EnrollArgs {
@@ -119,7 +121,12 @@ class Store {
   // Consumes one use of the token and creates (or re-keys) the endpoint, atomically.
   // PERMISSION_DENIED names why a token is refused: unknown, wrong secret,
   // expired, used up. Returns the new endpoint.
+  // A REVOKED endpoint's key is refused unless the token readmits it.
   virtual absl::StatusOr<v1::Endpoint> Enroll(const EnrollArgs& args) = 0;
+  // Whether the token would be accepted now, without using it: checked before
+  // any work is done for an enrollment (the CSR is not signed for a bad token).
+  virtual absl::Status CheckToken(const std::string& token_id, const std::string& secret_hash,
+                                  int64_t now_ms) = 0;
 
   // Endpoints.
   // Records inventory and last-seen; classifies an unsupported OS. Returns the state.
@@ -162,6 +169,7 @@ class Store {
   struct DueVerify {
     std::string endpoint_id;
     std::string plan_name;
+    std::string plan_sha256;  // the version that run started with ("" before versions)
     std::map<std::string, std::string> params;  // as stored (secrets by reference)
   };
   virtual absl::StatusOr<std::vector<DueVerify>> DueForVerify(int64_t before_ms, int limit) = 0;
@@ -194,11 +202,20 @@ class Store {
   virtual absl::Status SaveCampaign(const v1::Campaign& campaign,
                                     const std::vector<v1::CampaignMember>& members) = 0;
 
+  // Plan versions, by the SHA-256 of their content (PlanDigest). Every run
+  // keeps the version it started with.
+  virtual absl::StatusOr<std::string> PutPlanVersion(const v1::Plan& plan, int64_t now_ms) = 0;
+  virtual absl::StatusOr<v1::Plan> GetPlanVersion(const std::string& sha256) = 0;
+
   // Certificates.
   virtual absl::Status RecordCert(const CertRecord& cert) = 0;
   virtual absl::StatusOr<std::vector<CertRecord>> ListCerts() = 0;
-  // Marks a certificate revoked (an agent's endpoint becomes REVOKED). NOT_FOUND if unknown.
-  virtual absl::StatusOr<CertRecord> RevokeCert(const std::string& serial, int64_t now_ms) = 0;
+  // Marks a certificate revoked. An agent certificate revokes its endpoint:
+  // every certificate issued to it (renewed ones too) and the endpoint becomes
+  // REVOKED. Returns the named certificate first, then the others revoked with
+  // it. NOT_FOUND if unknown.
+  virtual absl::StatusOr<std::vector<CertRecord>> RevokeCert(const std::string& serial,
+                                                             int64_t now_ms) = 0;
 
   // The audit log: appended to, never changed.
   virtual absl::Status AppendAudit(const v1::AuditEntry& entry) = 0;
@@ -214,6 +231,7 @@ class Store {
   virtual absl::Status PutSecret(const std::string& name, const std::string& sealed,
                                  int64_t now_ms) = 0;
   virtual absl::StatusOr<std::string> GetSealedSecret(const std::string& name) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> ListSecretNames() = 0;
 };
 
 }  // namespace purser::db

@@ -8,15 +8,16 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "client/sim/profiles.h"
+#include "grpc/support/log.h"
 #include "grpcpp/client_context.h"
 #include "purser/v1/operator.grpc.pb.h"
+#include "purserctl/args.h"
 #include "purserctl/output.h"
 #include "shared/crypto.h"
 #include "shared/files.h"
@@ -41,6 +42,8 @@ ABSL_FLAG(int, uses, 1, "token create: how many enrollments");
 ABSL_FLAG(std::string, ttl, "24h", "token create: lifetime");
 ABSL_FLAG(std::vector<std::string>, labels, {}, "token create: labels k=v for its endpoints");
 ABSL_FLAG(std::string, out, "", "token create: file to write the token to (mode 0600)");
+ABSL_FLAG(std::vector<std::string>, readmit, {},
+          "token create: revoked endpoint ids this token may enroll again");
 ABSL_FLAG(std::string, from_file, "", "secret put: file holding the value");
 ABSL_FLAG(std::string, reboot, "now",
           "run start: reboot policy: now, operator, or window:HH:MM-HH:MM (UTC)");
@@ -66,6 +69,7 @@ ABSL_FLAG(std::string, campaign, "", "endpoints list: only members of this campa
 ABSL_FLAG(std::string, not_seen_for, "", "endpoints list: not seen for this long (e.g. 2h)");
 ABSL_FLAG(std::vector<std::string>, remove, {}, "labels: keys to remove");
 ABSL_FLAG(std::string, who, "", "audit: only this operator");
+ABSL_FLAG(int64_t, before_ms, 0, "endpoints history: entries older than this (from the last page)");
 ABSL_FLAG(std::string, method, "", "audit: only this method");
 ABSL_FLAG(std::string, config, "",
           "connection settings file (env PURSER_CONFIG): lines 'server = host:port', 'ca = ...', "
@@ -79,7 +83,7 @@ namespace v1 = purser::v1;
 constexpr char kUsage[] = R"(purserctl [connection flags] COMMAND [flags]
 
 Commands:
-  token create --out FILE [--uses N] [--ttl 24h] [--labels k=v,...]
+  token create --out FILE [--uses N] [--ttl 24h] [--labels k=v,...] [--readmit ID,...]
   endpoints list [--state STATE] [--product WINDOWS_7] [--labels k=v,...] [--campaign ID]
                  [--not_seen_for 2h] [--page_size N] [-o json]
   endpoints count [same filters as list]   endpoints per state
@@ -97,7 +101,7 @@ Commands:
   campaign list | get ID | watch ID
   campaign pause|resume|cancel|approve ID
     campaign retry ID [--error_class TIMEOUT]
-  endpoints history ID
+  endpoints history ID [--page_size N] [--before_ms T]
   cert issue NAME --role admin|operator|viewer --out PREFIX   (writes PREFIX.key, PREFIX.pem)
   cert renew --out PREFIX
   cert list [-o json]
@@ -146,7 +150,14 @@ int ExitFor(const grpc::Status& st) {
   std::string msg = st.error_message();
   switch (st.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
-      std::cerr << "purserctl: server unreachable: " << msg << "\n";
+      if (absl::StrContains(absl::AsciiStrToLower(msg), "handshake") ||
+          absl::StrContains(msg, "SSL")) {
+        std::cerr << "purserctl: the TLS handshake with the server failed (is --ca this "
+                     "server's ca.pem? is the certificate still valid?): "
+                  << msg << "\n";
+      } else {
+        std::cerr << "purserctl: server unreachable: " << msg << "\n";
+      }
       return 3;
     case grpc::StatusCode::UNAUTHENTICATED:
     case grpc::StatusCode::PERMISSION_DENIED:
@@ -161,13 +172,18 @@ int ExitFor(const grpc::Status& st) {
   }
 }
 
+// k=v items of a flag whose items were checked at start (CheckKeyValueFlags).
 std::map<std::string, std::string> KeyValues(const std::vector<std::string>& items) {
-  std::map<std::string, std::string> out;
-  for (const auto& kv : items) {
-    std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
-    out[p.first] = p.second;
+  return *purser::ctl::ParseKeyValues("", items);
+}
+
+absl::Status CheckKeyValueFlags() {
+  for (const auto& [name, items] : {std::pair{"params", absl::GetFlag(FLAGS_params)},
+                                    {"labels", absl::GetFlag(FLAGS_labels)}}) {
+    auto kv = purser::ctl::ParseKeyValues(name, items);
+    if (!kv.ok()) return kv.status();
   }
-  return out;
+  return absl::OkStatus();
 }
 
 class Client {
@@ -333,8 +349,9 @@ int Main(const std::vector<char*>& args) {
 
   auto client = Client::Connect();
   if (!client.ok()) {
+    bool refused = client.status().code() == absl::StatusCode::kPermissionDenied;
     std::cerr << "purserctl: " << client.status().message() << "\n";
-    return 2;
+    return refused ? 4 : 2;
   }
   if (noun == "token" && verb == "create") {
     std::string out = absl::GetFlag(FLAGS_out);
@@ -346,6 +363,7 @@ int Main(const std::vector<char*>& args) {
     req.set_ttl_seconds(absl::ToInt64Seconds(ttl));
     for (const auto& [k, v] : KeyValues(absl::GetFlag(FLAGS_labels)))
       (*req.mutable_labels())[k] = v;
+    for (const auto& id : absl::GetFlag(FLAGS_readmit)) req.add_readmit_endpoint_ids(id);
     v1::CreateEnrollmentTokenResponse resp;
     grpc::Status st = client->Call(&Stub::CreateEnrollmentToken, req, &resp);
     if (!st.ok()) return ExitFor(st);
@@ -668,10 +686,17 @@ int CampaignCommand(Client& client, const std::vector<char*>& args, bool json) {
   if (verb == "get") {
     v1::GetCampaignRequest req;
     req.set_id(arg);
-    v1::GetCampaignResponse resp;
-    grpc::Status st = client.Call(&Stub::GetCampaign, req, &resp);
-    if (!st.ok()) return ExitFor(st);
-    std::cout << (json ? ToJson(resp) : purser::ctl::CampaignDetail(resp));
+    v1::GetCampaignResponse all;
+    while (true) {  // every member, a page at a time
+      v1::GetCampaignResponse resp;
+      grpc::Status st = client.Call(&Stub::GetCampaign, req, &resp);
+      if (!st.ok()) return ExitFor(st);
+      *all.mutable_campaign() = resp.campaign();
+      for (auto& m : *resp.mutable_members()) *all.add_members() = std::move(m);
+      if (resp.next_page_token().empty()) break;
+      req.set_page_token(resp.next_page_token());
+    }
+    std::cout << (json ? ToJson(all) : purser::ctl::CampaignDetail(all));
     return 0;
   }
   if (verb == "watch") {
@@ -780,12 +805,17 @@ int AdminCommand(Client& client, const std::vector<char*>& args, bool json) {
       std::cerr << "purserctl: " << id.status().message() << "\n";
       return id.status().code() == absl::StatusCode::kNotFound ? 5 : 1;
     }
-    v1::GetEndpointRequest req;
+    v1::GetEndpointHistoryRequest req;
     req.set_id(*id);
+    req.set_page_size(absl::GetFlag(FLAGS_page_size));
+    req.set_before_unix_ms(absl::GetFlag(FLAGS_before_ms));
     v1::EndpointHistory resp;
     grpc::Status st = client.Call(&Stub::GetEndpointHistory, req, &resp);
     if (!st.ok()) return ExitFor(st);
     std::cout << (json ? ToJson(resp) : purser::ctl::HistoryTable(resp));
+    if (!json && resp.next_before_unix_ms() != 0) {
+      std::cout << "older entries: --before_ms " << resp.next_before_unix_ms() << "\n";
+    }
     return 0;
   }
   if (noun == "audit") {
@@ -805,10 +835,17 @@ int AdminCommand(Client& client, const std::vector<char*>& args, bool json) {
   }
   if (verb == "renew") return IssueInto(client, absl::GetFlag(FLAGS_out), "", "", true);
   if (verb == "list") {
-    v1::ListCertificatesResponse resp;
-    grpc::Status st = client.Call(&Stub::ListCertificates, v1::ListCertificatesRequest(), &resp);
-    if (!st.ok()) return ExitFor(st);
-    std::cout << (json ? ToJson(resp) : purser::ctl::CertificatesTable(resp));
+    v1::ListCertificatesRequest req;
+    v1::ListCertificatesResponse all;
+    while (true) {
+      v1::ListCertificatesResponse resp;
+      grpc::Status st = client.Call(&Stub::ListCertificates, req, &resp);
+      if (!st.ok()) return ExitFor(st);
+      for (auto& c : *resp.mutable_certificates()) *all.add_certificates() = std::move(c);
+      if (resp.next_page_token().empty()) break;
+      req.set_page_token(resp.next_page_token());
+    }
+    std::cout << (json ? ToJson(all) : purser::ctl::CertificatesTable(all));
     return 0;
   }
   if (verb == "revoke") {
@@ -827,9 +864,18 @@ int AdminCommand(Client& client, const std::vector<char*>& args, bool json) {
 
 }  // namespace
 
+void NoGrpcLog(gpr_log_func_args*) {}  // errors reach the operator as purserctl's own messages
+
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(kUsage);
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  args.erase(args.begin());
+  gpr_set_log_function(NoGrpcLog);
+  auto parsed = purser::ctl::ParseArgs(argc, argv);
+  if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
+  if (parsed->help) {
+    std::cout << kUsage << "\n";
+    return 0;
+  }
+  if (absl::Status st = CheckKeyValueFlags(); !st.ok()) return Usage(std::string(st.message()));
+  std::vector<char*> args;
+  for (auto& a : parsed->positional) args.push_back(a.data());
   return Main(args);
 }

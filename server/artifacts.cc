@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "server/access.h"
+#include "server/audit.h"
 #include "server/core.h"
 #include "shared/crypto.h"
 #include "shared/files.h"
@@ -51,12 +53,22 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UploadArtifactRequest> 
   }
   void OnReadDone(bool ok) override {
     core_->pool->Submit([this, ok] {
-      absl::Status st = ok ? Take() : Complete();
-      if (!st.ok() || !ok) {
-        Finish(ToGrpc(st));
+      absl::Status st = ok ? Take() : absl::OkStatus();
+      if (ok && st.ok()) {
+        StartRead(&req_);
         return;
       }
-      StartRead(&req_);
+      // The end of the upload, stored or not: audited (the header, not the bytes).
+      v1::UploadArtifactRequest audited;
+      *audited.mutable_header() = header_seen_ ? header_ : req_.header();
+      CallAudit audit(core_, kMethod, *ctx_->auth_context(), audited);
+      if (refused_) {
+        audit.Refused(st);
+      } else {
+        if (!ok) st = Complete();
+        audit.Done(st);
+      }
+      Finish(ToGrpc(st));
     });
   }
   void OnDone() override { delete this; }
@@ -64,8 +76,12 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UploadArtifactRequest> 
  private:
   absl::Status Take() {
     if (!header_seen_) {
-      auto caller = core_->authz.Operator(*ctx_->auth_context(), Role::kOperator, "UploadArtifact");
-      if (!caller.ok()) return caller.status();
+      auto caller = core_->authz.Authorize(*ctx_->auth_context(), kMethod);
+      if (!caller.ok()) {
+        refused_ = true;
+        return caller.status();
+      }
+      caller_ = *caller;
       by_ = caller->id;
       if (!req_.has_header())
         return absl::InvalidArgumentError("header: the first message must name the artifact");
@@ -82,6 +98,8 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UploadArtifactRequest> 
       if (fd_ < 0) return absl::InternalError("cannot create the upload file");
       return absl::OkStatus();
     }
+    // Revoked or expired while the stream is open: stop at the next message.
+    if (absl::Status valid = core_->authz.StillValid(caller_); !valid.ok()) return valid;
     if (req_.part_case() != v1::UploadArtifactRequest::kChunk) {
       return absl::InvalidArgumentError("chunk: expected bytes after the header");
     }
@@ -140,7 +158,10 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UploadArtifactRequest> 
   v1::ArtifactInfo* resp_;
   v1::UploadArtifactRequest req_;
   v1::ArtifactInfo header_;
+  inline static const std::string kMethod = OperatorMethod("UploadArtifact");
   bool header_seen_ = false;
+  bool refused_ = false;
+  Caller caller_;
   std::string by_;
   std::string tmp_;
   int fd_ = -1;
@@ -154,9 +175,15 @@ class DownloadReactor : public grpc::ServerWriteReactor<v1::ArtifactChunk> {
   DownloadReactor(ServerCore* core, grpc::CallbackServerContext* ctx,
                   const v1::DownloadArtifactRequest* req)
       : core_(core), offset_(req->offset()) {
-    core_->pool->Submit([this, ctx, sha = req->sha256()] {
-      auto caller = core_->authz.Agent(*ctx->auth_context());
-      if (!caller.ok()) return Finish(ToGrpc(caller.status()));
+    core_->pool->Submit([this, ctx, req] {
+      const std::string method = AgentMethod("DownloadArtifact");
+      auto caller = core_->authz.Authorize(*ctx->auth_context(), method);
+      if (!caller.ok()) {
+        CallAudit(core_, method, *ctx->auth_context(), *req).Refused(caller.status());
+        return Finish(ToGrpc(caller.status()));
+      }
+      const std::string& sha = req->sha256();
+      caller_ = *caller;
       if (sha.size() != 64 || sha.find_first_not_of("0123456789abcdef") != std::string::npos) {
         return Finish(ToGrpc(absl::InvalidArgumentError("sha256: 64 lowercase hex digits")));
       }
@@ -182,6 +209,10 @@ class DownloadReactor : public grpc::ServerWriteReactor<v1::ArtifactChunk> {
  private:
   void Next() {
     if (offset_ >= total_) return Finish(grpc::Status::OK);
+    // Revoked or expired while the stream is open: stop at the next chunk.
+    if (absl::Status valid = core_->authz.StillValid(caller_); !valid.ok()) {
+      return Finish(ToGrpc(valid));
+    }
     std::string buf(static_cast<size_t>(std::min(kArtifactChunkBytes, total_ - offset_)), '\0');
     ssize_t n = ::pread(fd_, buf.data(), buf.size(), offset_);
     if (n <= 0) return Finish(ToGrpc(absl::InternalError("cannot read the artifact")));
@@ -194,6 +225,7 @@ class DownloadReactor : public grpc::ServerWriteReactor<v1::ArtifactChunk> {
   }
 
   ServerCore* core_;
+  Caller caller_;
   int64_t offset_;
   int64_t total_ = 0;
   int fd_ = -1;

@@ -1,6 +1,9 @@
 #include "server/authz.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "server/access.h"
+#include "shared/status_macros.h"
 #include "shared/x509.h"
 
 namespace purser::server {
@@ -27,38 +30,78 @@ const char* RoleName(Role r) {
 
 }  // namespace
 
-absl::StatusOr<Caller> Authorizer::Identify(const grpc::AuthContext& ctx) {
+absl::StatusOr<Caller> Authorizer::Parse(const grpc::AuthContext& ctx) {
   auto pems = ctx.FindPropertyValues("x509_pem_cert");
   if (pems.empty()) {
     return absl::UnauthenticatedError("a client certificate is required for this method");
   }
   std::string pem(pems.front().data(), pems.front().size());
-  Caller caller;
-  bool cached = false;
   {
     absl::MutexLock lock(&mu_);
     auto it = cache_.find(pem);
-    if (it != cache_.end()) {
-      caller = it->second;
-      cached = true;
-    }
+    if (it != cache_.end()) return it->second;
   }
-  if (!cached) {
-    auto info = ParseCert(pem);
-    if (!info.ok()) return absl::UnauthenticatedError("client certificate cannot be parsed");
-    caller.role = info->organizational_unit;
-    caller.is_agent = caller.role == "agent";
-    caller.id = info->common_name;
-    caller.serial = info->serial_hex;
-    absl::MutexLock lock(&mu_);
-    if (cache_.size() > 200'000) cache_.clear();
-    cache_.emplace(pem, caller);
+  auto info = ParseCert(pem);
+  if (!info.ok()) return absl::UnauthenticatedError("client certificate cannot be parsed");
+  Caller caller;
+  caller.role = info->organizational_unit;
+  caller.is_agent = caller.role == "agent";
+  caller.id = info->common_name;
+  caller.serial = info->serial_hex;
+  caller.not_after_ms = info->not_after_ms;
+  absl::MutexLock lock(&mu_);
+  if (cache_.size() > 200'000) cache_.clear();
+  cache_.emplace(pem, caller);
+  return caller;
+}
+
+Caller Authorizer::Peek(const grpc::AuthContext& ctx) {
+  auto caller = Parse(ctx);
+  return caller.ok() ? *caller : Caller();
+}
+
+absl::StatusOr<Caller> Authorizer::Authorize(const grpc::AuthContext& ctx,
+                                             absl::string_view full_method) {
+  const MethodRule* rule = RuleFor(full_method);
+  if (rule == nullptr) {
+    return absl::PermissionDeniedError(absl::StrCat(full_method, " has no access rule"));
   }
+  std::string method(full_method.substr(full_method.rfind('/') + 1));
+  switch (rule->access) {
+    case Access::kEnrollment:
+      return Caller();
+    case Access::kAgent:
+      return Agent(ctx);
+    case Access::kViewer:
+      return Operator(ctx, Role::kViewer, method.c_str());
+    case Access::kOperator:
+      return Operator(ctx, Role::kOperator, method.c_str());
+    case Access::kAdmin:
+      return Operator(ctx, Role::kAdmin, method.c_str());
+  }
+  return absl::PermissionDeniedError(absl::StrCat(full_method, " has no access rule"));
+}
+
+absl::StatusOr<Caller> Authorizer::Identify(const grpc::AuthContext& ctx) {
+  auto parsed = Parse(ctx);
+  if (!parsed.ok()) return parsed.status();
+  const Caller& caller = *parsed;
+  RETURN_IF_ERROR(StillValid(caller));
+  return caller;
+}
+
+absl::Status Authorizer::StillValid(const Caller& caller) const {
   if (IsRevoked(caller.serial)) {
     return absl::PermissionDeniedError(
         absl::StrCat("certificate ", caller.serial, " has been revoked"));
   }
-  return caller;
+  // TLS checked the dates at the handshake; the connection may be older.
+  if (caller.not_after_ms != 0 && clock_->NowMs() > caller.not_after_ms) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "certificate ", caller.serial, " expired at ",
+        absl::FormatTime(absl::FromUnixMillis(caller.not_after_ms), absl::UTCTimeZone())));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Caller> Authorizer::Agent(const grpc::AuthContext& ctx) {

@@ -1,6 +1,8 @@
 #include "server/campaigns.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/access.h"
+#include "server/audit.h"
 #include "server/rollout.h"
 #include "server/runs.h"
 #include "shared/crypto.h"
@@ -25,10 +27,19 @@ class CampaignWatch : public grpc::ServerWriteReactor<v1::Campaign> {
   }
   void End(const grpc::Status& st) {
     absl::MutexLock lock(&mu_);
-    if (finishing_) return;
-    finishing_ = true;
-    if (!writing_) Finish(st);
-    end_status_ = st;
+    EndLocked(st);
+  }
+  // The setup task is done with the watch (registered, first state pushed):
+  // from now on a cancel ends it here. Before, the setup task still uses it.
+  void Started() {
+    absl::MutexLock lock(&mu_);
+    started_ = true;
+    if (cancelled_) EndLocked(grpc::Status(grpc::StatusCode::CANCELLED, "watcher went away"));
+  }
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    if (started_) EndLocked(grpc::Status(grpc::StatusCode::CANCELLED, "watcher went away"));
   }
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
@@ -54,6 +65,15 @@ class CampaignWatch : public grpc::ServerWriteReactor<v1::Campaign> {
   }
 
  private:
+  void EndLocked(const grpc::Status& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finishing_) return;
+    finishing_ = true;
+    end_status_ = st;
+    if (!writing_) {
+      done_written_ = true;
+      Finish(st);
+    }
+  }
   void WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     current_ = next_;
     has_next_ = false;
@@ -68,6 +88,8 @@ class CampaignWatch : public grpc::ServerWriteReactor<v1::Campaign> {
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool done_written_ ABSL_GUARDED_BY(mu_) = false;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status end_status_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -130,6 +152,7 @@ absl::StatusOr<v1::Campaign> Campaigns::Create(const v1::CreateCampaignRequest& 
   if (req.name().empty()) return absl::InvalidArgumentError("name: required");
   auto params = ResolveParams(plan->second, {req.params().begin(), req.params().end()});
   if (!params.ok()) return params.status();
+  if (absl::Status st = CheckSecretParams(core_, plan->second, *params); !st.ok()) return st;
   const v1::RolloutPolicy& p = req.policy();
   if (p.max_in_flight() < 0 || p.start_per_minute() < 0 || p.canary_count() < 0) {
     return absl::InvalidArgumentError("policy: counts must be >= 0");
@@ -157,9 +180,13 @@ absl::StatusOr<v1::Campaign> Campaigns::Create(const v1::CreateCampaignRequest& 
     ids.resize(req.target().dynamic_cap());
   }
   v1::Campaign c;
-  c.set_id(absl::StrCat("c-", RandomHex(4)));
+  c.set_id(absl::StrCat("c-", RandomHex(8)));
   c.set_name(req.name());
   c.set_plan_name(req.plan_name());
+  // Pinned: the waves after the canary run what the canary ran.
+  auto pinned = core_->store->PutPlanVersion(plan->second, core_->clock->NowMs());
+  if (!pinned.ok()) return pinned.status();
+  c.set_plan_sha256(*pinned);
   *c.mutable_params() = req.params();
   *c.mutable_target() = req.target();
   *c.mutable_policy() = req.policy();
@@ -168,7 +195,12 @@ absl::StatusOr<v1::Campaign> Campaigns::Create(const v1::CreateCampaignRequest& 
   c.set_current_wave(p.canary_count() > 0 ? 0 : 1);
   c.set_created_unix_ms(core_->clock->NowMs());
   c.set_created_by(by);
-  std::vector<v1::CampaignMember> members = AssignWaves(ids, p);
+  std::set<std::string> runnable;
+  for (const auto& id : ids) {
+    auto e = endpoints->find(id);
+    if (e != endpoints->end() && WillRun(plan->second, *params, e->second)) runnable.insert(id);
+  }
+  std::vector<v1::CampaignMember> members = AssignWaves(ids, p, runnable);
   if (members.empty() && !req.target().dynamic()) {
     return absl::FailedPreconditionError("target: no endpoint matches");
   }
@@ -191,10 +223,15 @@ absl::StatusOr<v1::GetCampaignResponse> Campaigns::Get(const std::string& id) {
   if (!members.ok()) return members.status();
   auto endpoints = Endpoints();
   if (!endpoints.ok()) return endpoints.status();
-  Count(*members, *endpoints, core_->clock->NowMs(), &*c);
+  int64_t now = core_->clock->NowMs();
+  Count(*members, *endpoints, now, &*c);
   v1::GetCampaignResponse out;
   *out.mutable_campaign() = *c;
-  for (auto& m : *members) *out.add_members() = std::move(m);
+  for (auto& m : *members) {
+    auto e = endpoints->find(m.endpoint_id());
+    if (e != endpoints->end()) ExplainMember(e->second, now, &m);
+    *out.add_members() = std::move(m);
+  }
   return out;
 }
 
@@ -376,14 +413,13 @@ absl::Status Campaigns::Advance(v1::Campaign c, const EndpointMap& endpoints) {
     for (int i = 0; i < static_cast<int>(members.size()); ++i) changed.insert(i);
   }
   if (!next.start.empty()) {
-    auto plans = core_->Plans();
-    auto plan = plans->find(c.plan_name());
-    if (plan == plans->end()) {
+    auto plan = PinnedPlan(&c);
+    if (!plan.ok()) {
       c.set_state(v1::CAMPAIGN_STATE_PAUSED);
-      c.set_state_reason(absl::StrCat("plan ", c.plan_name(), " is no longer loaded"));
+      c.set_state_reason(std::string(plan.status().message()));
       moved = true;
     } else {
-      auto spec = MakeRunSpec(core_, plan->second, {c.params().begin(), c.params().end()},
+      auto spec = MakeRunSpec(core_, *plan, {c.params().begin(), c.params().end()},
                               c.policy().reboot_policy(), c.id());
       if (!spec.ok()) {
         c.set_state(v1::CAMPAIGN_STATE_PAUSED);
@@ -430,6 +466,26 @@ absl::Status Campaigns::Advance(v1::Campaign c, const EndpointMap& endpoints) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<v1::Plan> Campaigns::PinnedPlan(v1::Campaign* c) {
+  if (c->plan_sha256().empty()) {  // created before plans had versions: pin the current one
+    auto plans = core_->Plans();
+    auto plan = plans->find(c->plan_name());
+    if (plan == plans->end()) {
+      return absl::NotFoundError(absl::StrCat("plan ", c->plan_name(), " is no longer loaded"));
+    }
+    auto sha = core_->store->PutPlanVersion(plan->second, core_->clock->NowMs());
+    if (!sha.ok()) return sha.status();
+    c->set_plan_sha256(*sha);
+    return plan->second;
+  }
+  auto plan = core_->store->GetPlanVersion(c->plan_sha256());
+  if (!plan.ok()) {
+    return absl::Status(plan.status().code(),
+                        absl::StrCat("plan ", c->plan_name(), ": ", plan.status().message()));
+  }
+  return plan;
+}
+
 void Campaigns::Tick() {
   auto all = core_->store->ListCampaigns();
   if (!all.ok()) {
@@ -455,17 +511,23 @@ void Campaigns::Tick() {
 grpc::ServerWriteReactor<v1::Campaign>* Campaigns::Watch(grpc::CallbackServerContext* ctx,
                                                          const v1::GetCampaignRequest* req) {
   auto* w = new CampaignWatch(this, req->id());
-  core_->pool->Submit([this, ctx, w] {
-    auto caller = core_->authz.Operator(*ctx->auth_context(), Role::kViewer, "WatchCampaign");
-    if (!caller.ok()) return w->End(ToGrpc(caller.status()));
+  core_->pool->Submit([this, ctx, req, w] {
+    const std::string method = OperatorMethod("WatchCampaign");
+    auto caller = core_->authz.Authorize(*ctx->auth_context(), method);
+    if (!caller.ok()) {
+      CallAudit(core_, method, *ctx->auth_context(), *req).Refused(caller.status());
+      return w->End(ToGrpc(caller.status()));
+    }
     w->serial = caller->serial;
     auto now = Get(w->id());
     if (!now.ok()) return w->End(ToGrpc(now.status()));
-    {
-      absl::MutexLock lock(&watch_mu_);
-      watches_.emplace(w->id(), w);
-    }
+    // Registered, pushed and started under watch_mu_: until then nothing
+    // can end it, and once registered it is freed only after Unregister,
+    // which waits for watch_mu_.
+    absl::MutexLock lock(&watch_mu_);
+    watches_.emplace(w->id(), w);
     w->Push(now->campaign());
+    w->Started();
   });
   return w;
 }

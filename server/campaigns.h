@@ -43,6 +43,8 @@ class Campaigns {
   // Moves one campaign; serialised with operator actions by mu_.
   absl::Status Advance(v1::Campaign campaign, const EndpointMap& endpoints)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The plan version the campaign was created with.
+  absl::StatusOr<v1::Plan> PinnedPlan(v1::Campaign* campaign);
   absl::Status Withdraw(const v1::Campaign& c, std::vector<v1::CampaignMember>* members);
   void Publish(const v1::Campaign& campaign);
 

@@ -38,6 +38,10 @@ struct ServerOptions {
   int64_t campaign_tick_ms = 500;                  // how often campaigns are moved along
   int64_t reverify_every_ms = 24LL * 3600 * 1000;  // drift checks of onboarded endpoints (0: off)
   bool remediate_drift = false;                    // onboard drifted endpoints again
+  // A connection outlives the certificate checks of its handshake: it is
+  // closed after this long (0: never) and re-established by the peer.
+  int64_t max_connection_age_ms = 3600 * 1000;
+  int64_t max_connection_idle_ms = 300 * 1000;  // no call for this long (0: never)
 };
 
 struct ServerCore {

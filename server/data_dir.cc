@@ -1,9 +1,11 @@
 #include "server/data_dir.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "server/ca.h"
 #include "shared/crypto.h"
 #include "shared/files.h"
@@ -37,6 +39,9 @@ bool IsEmptyDir(const std::string& dir) {
 
 absl::Status Init(const std::string& dir, const std::vector<std::string>& extra_names) {
   RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  if (::chmod(dir.c_str(), 0700) != 0) {  // an empty directory made for us is ours now
+    return absl::PermissionDeniedError(absl::StrCat("cannot make ", dir, " private (chmod 700)"));
+  }
   ASSIGN_OR_RETURN(std::string ca_key, GenerateKeyPem());
   CertSpec ca_spec{"Purser CA", "", 10LL * 365 * 24 * 3600, true, {}, {}};
   ASSIGN_OR_RETURN(IssuedCert ca, MakeSelfSignedCa(ca_key, ca_spec));
@@ -79,6 +84,17 @@ absl::StatusOr<std::string> Need(const std::string& dir, const char* name) {
   return content;
 }
 
+// Keys, and the directory holding them, must be the owner's alone: a key that
+// others could read has to be assumed copied.
+absl::Status CheckPrivate(const std::string& path, const std::string& what) {
+  ASSIGN_OR_RETURN(int mode, FileMode(path));
+  if ((mode & 077) == 0) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrFormat(
+      "%s %s has mode %04o: others than its owner can read or change it (chmod %s %s; if it "
+      "may have been copied, replace it)",
+      what, path, mode, what == "data directory" ? "700" : "600", path));
+}
+
 }  // namespace
 
 absl::StatusOr<DataDir> OpenOrInitDataDir(const std::string& dir,
@@ -88,6 +104,14 @@ absl::StatusOr<DataDir> OpenOrInitDataDir(const std::string& dir,
   if (!PathExists(dir) || IsEmptyDir(dir)) {
     RETURN_IF_ERROR(Init(dir, extra_names));
     out.created = true;
+  }
+  RETURN_IF_ERROR(CheckPrivate(dir, "data directory"));
+  for (const char* key : {kCaKey, kServerKey, kSecretsKey, kAdminKey}) {
+    std::string path = absl::StrCat(dir, "/", key);
+    if (PathExists(path) || key != kAdminKey) {  // admin.key may have been moved away
+      RETURN_IF_ERROR(Need(dir, key).status());
+      RETURN_IF_ERROR(CheckPrivate(path, "key file"));
+    }
   }
   ASSIGN_OR_RETURN(out.ca_cert_pem, Need(dir, kCaCert));
   ASSIGN_OR_RETURN(out.ca_key_pem, Need(dir, kCaKey));

@@ -23,7 +23,7 @@ void DriftChecker::Start(const v1::Plan& plan,
                          const std::map<std::string, std::string>& stored_params,
                          const std::vector<std::string>& ids) {
   db::RunSpec spec;
-  spec.run_id = absl::StrCat("r-", RandomHex(4));
+  spec.run_id = absl::StrCat("r-", RandomHex(8));
   spec.plan = plan;
   spec.params = stored_params;
   spec.endpoint_ids = ids;
@@ -45,6 +45,16 @@ void DriftChecker::Start(const v1::Plan& plan,
   core_->Notify({out->started().begin(), out->started().end()});
 }
 
+// The version the endpoint was onboarded with; by name for runs from before
+// plans had versions.
+absl::StatusOr<v1::Plan> DriftChecker::PlanOf(const db::Store::DueVerify& d) {
+  if (!d.plan_sha256.empty()) return core_->store->GetPlanVersion(d.plan_sha256);
+  auto plans = core_->Plans();
+  auto plan = plans->find(d.plan_name);
+  if (plan == plans->end()) return absl::NotFoundError(d.plan_name);
+  return plan->second;
+}
+
 void DriftChecker::Tick() {
   int64_t every = core_->options.reverify_every_ms;
   if (every <= 0) return;
@@ -54,10 +64,9 @@ void DriftChecker::Tick() {
     return;
   }
   for (const auto& d : *due) {
-    auto plans = core_->Plans();
-    auto plan = plans->find(d.plan_name);
-    if (plan == plans->end()) continue;  // the plan is gone: nothing to verify with
-    v1::Plan verify = VerifyPlan(plan->second);
+    auto plan = PlanOf(d);
+    if (!plan.ok()) continue;  // the plan is gone: nothing to verify with
+    v1::Plan verify = VerifyPlan(*plan);
     if (verify.steps_size() == 0) continue;
     Start(verify, d.params, {d.endpoint_id});
   }
@@ -65,9 +74,8 @@ void DriftChecker::Tick() {
   auto drifted = core_->store->Drifted(500);
   if (!drifted.ok()) return;
   for (const auto& d : *drifted) {
-    auto plans = core_->Plans();
-    auto plan = plans->find(d.plan_name);
-    if (plan != plans->end()) Start(plan->second, d.params, {d.endpoint_id});
+    auto plan = PlanOf(d);
+    if (plan.ok()) Start(*plan, d.params, {d.endpoint_id});
   }
 }
 

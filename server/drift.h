@@ -1,5 +1,5 @@
 // Drift: onboarded endpoints are re-verified on a schedule (the guide's daily
-// task) with the VERIFY steps of the plan that onboarded them. A failed
+// task) with the VERIFY steps of the plan version that onboarded them. A failed
 // re-verify leaves the endpoint DRIFTED, with what failed; with remediation
 // on, a drifted endpoint is onboarded again with that run's parameters.
 #pragma once
@@ -19,6 +19,7 @@ class DriftChecker {
  private:
   void Start(const v1::Plan& plan, const std::map<std::string, std::string>& stored_params,
              const std::vector<std::string>& ids);
+  absl::StatusOr<v1::Plan> PlanOf(const db::Store::DueVerify& due);
   ServerCore* core_;
 };
 

@@ -26,6 +26,11 @@ ABSL_FLAG(int64_t, agent_cert_seconds, 30LL * 24 * 3600, "lifetime of agent cert
 ABSL_FLAG(int64_t, campaign_tick_ms, 500, "how often campaigns are moved along");
 ABSL_FLAG(int64_t, reverify_every_ms, 24LL * 3600 * 1000,
           "re-verify onboarded endpoints this often (the guide's daily task); 0: never");
+ABSL_FLAG(int64_t, max_connection_age_seconds, 3600,
+          "connections are closed (gracefully) after this long, so every peer presents its "
+          "certificate again; 0: never");
+ABSL_FLAG(int64_t, max_connection_idle_seconds, 300,
+          "connections without a call for this long are closed; 0: never");
 ABSL_FLAG(bool, remediate_drift, false, "onboard drifted endpoints again, automatically");
 
 int main(int argc, char** argv) {
@@ -62,6 +67,8 @@ int main(int argc, char** argv) {
   o.campaign_tick_ms = absl::GetFlag(FLAGS_campaign_tick_ms);
   o.reverify_every_ms = absl::GetFlag(FLAGS_reverify_every_ms);
   o.remediate_drift = absl::GetFlag(FLAGS_remediate_drift);
+  o.max_connection_age_ms = absl::GetFlag(FLAGS_max_connection_age_seconds) * 1000;
+  o.max_connection_idle_ms = absl::GetFlag(FLAGS_max_connection_idle_seconds) * 1000;
   auto server = purser::server::Server::Start(o);
   if (!server.ok()) {
     std::cerr << "purser-server: " << server.status().message() << "\n";

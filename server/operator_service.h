@@ -65,7 +65,7 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
   }
 
   grpc::ServerUnaryReactor* GetEndpointHistory(grpc::CallbackServerContext* ctx,
-                                               const v1::GetEndpointRequest* req,
+                                               const v1::GetEndpointHistoryRequest* req,
                                                v1::EndpointHistory* resp) override;
   grpc::ServerUnaryReactor* IssueOperatorCertificate(grpc::CallbackServerContext* ctx,
                                                      const v1::IssueOperatorCertificateRequest* req,

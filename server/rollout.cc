@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "db/state_machine.h"
+#include "shared/plan/effective_plan.h"
 #include "shared/plan/platform.h"
 
 namespace purser::server {
@@ -43,10 +44,35 @@ bool IsFinal(v1::CampaignState s) {
 
 int LastWave(const v1::RolloutPolicy& p) { return std::max(1, p.waves_size()); }
 
+void ExplainMember(const v1::Endpoint& e, int64_t now_ms, v1::CampaignMember* m) {
+  if (m->state() != v1::MEMBER_STATE_RUNNING && m->state() != v1::MEMBER_STATE_PENDING) return;
+  std::string why = m->reason();
+  if (why.empty() && m->state() == v1::MEMBER_STATE_RUNNING) why = e.state_detail();
+  if (!e.online()) {
+    int64_t minutes = e.last_seen_unix_ms() > 0 ? (now_ms - e.last_seen_unix_ms()) / 60'000 : -1;
+    absl::StrAppend(&why, why.empty() ? "" : "; ", "offline",
+                    minutes >= 0 ? absl::StrCat(" (last seen ", minutes, " min ago)") : "");
+  }
+  m->set_reason(why);
+}
+
+bool WillRun(const v1::Plan& plan, const std::map<std::string, std::string>& params,
+             const v1::Endpoint& e) {
+  if (e.state() == v1::ENDPOINT_STATE_UNSUPPORTED || e.state() == v1::ENDPOINT_STATE_REVOKED ||
+      e.os().product() == v1::OS_PRODUCT_UNSPECIFIED) {
+    return false;
+  }
+  return !EffectiveSteps(plan, e.os(), params).empty();
+}
+
 std::vector<v1::CampaignMember> AssignWaves(std::vector<std::string> ids,
-                                            const v1::RolloutPolicy& policy) {
+                                            const v1::RolloutPolicy& policy,
+                                            const std::set<std::string>& runnable) {
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  // Runnable endpoints first, for the canary; the order is otherwise kept.
+  std::stable_partition(ids.begin(), ids.end(),
+                        [&](const std::string& id) { return runnable.count(id) > 0; });
   std::vector<v1::CampaignMember> out;
   size_t canary = std::min<size_t>(std::max(0, policy.canary_count()), ids.size());
   size_t rest = ids.size() - canary;
@@ -109,6 +135,7 @@ std::vector<int> RefreshMembers(const EndpointMap& endpoints,
         next = v1::MEMBER_STATE_BLOCKED;
         break;
       case v1::ENDPOINT_STATE_ENROLLED:
+      case v1::ENDPOINT_STATE_INTERRUPTED:
         next = v1::MEMBER_STATE_CANCELLED;
         break;
       case v1::ENDPOINT_STATE_REVOKED:

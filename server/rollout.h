@@ -4,6 +4,7 @@
 // (campaigns.h) applies them; tests call them directly.
 #pragma once
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,8 +17,15 @@ using EndpointMap = std::map<std::string, v1::Endpoint>;
 
 // Members for `ids` (sorted): the canary in wave 0, then the policy's waves
 // (percent of the rest, or counts), the last wave taking whatever is left.
+// The canary is drawn from `runnable` first: a canary that is skipped proves
+// nothing.
 std::vector<v1::CampaignMember> AssignWaves(std::vector<std::string> ids,
-                                            const v1::RolloutPolicy& policy);
+                                            const v1::RolloutPolicy& policy,
+                                            const std::set<std::string>& runnable = {});
+// Whether the plan would run on the endpoint as it stands (supported, not
+// revoked, inventory known, some step applies).
+bool WillRun(const v1::Plan& plan, const std::map<std::string, std::string>& params,
+             const v1::Endpoint& e);
 // The last wave's number.
 int LastWave(const v1::RolloutPolicy& policy);
 
@@ -44,5 +52,9 @@ NextStep Decide(const v1::Campaign& campaign, const std::vector<v1::CampaignMemb
                 int64_t now_ms);
 
 bool IsFinal(v1::CampaignState state);
+
+// A running or pending member says where its endpoint stands (the step it
+// is at, or waiting for a reboot) and that it is offline, since when.
+void ExplainMember(const v1::Endpoint& e, int64_t now_ms, v1::CampaignMember* m);
 
 }  // namespace purser::server

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "shared/crypto.h"
 #include "shared/logging.h"
+#include "shared/plan/effective_plan.h"
 
 namespace purser::server {
 
@@ -26,18 +27,31 @@ absl::StatusOr<std::string> SecretBox::Get(const std::string& name) {
   return value;
 }
 
-absl::Status SecretBox::FillJobSecrets(std::map<std::string, std::string>* params) {
+absl::Status SecretBox::FillJobSecrets(const v1::Step& step,
+                                       std::map<std::string, std::string>* params) {
+  std::set<std::string> used = SecretRefs(step);
   std::map<std::string, std::string> out;
   for (const auto& [key, value] : *params) {
     if (key.rfind("secretref:", 0) != 0) {
       out[key] = value;
       continue;
     }
+    if (!used.count(key.substr(10))) continue;  // not this step's to know
     auto secret = Get(value);
     if (!secret.ok()) return secret.status();
     out[absl::StrCat("secret:", key.substr(10))] = *secret;
   }
   *params = std::move(out);
+  return absl::OkStatus();
+}
+
+absl::Status SecretBox::RegisterAll() {
+  auto names = store_->ListSecretNames();
+  if (!names.ok()) return names.status();
+  for (const auto& name : *names) {
+    auto value = Get(name);  // registers it
+    if (!value.ok()) return value.status();
+  }
   return absl::OkStatus();
 }
 

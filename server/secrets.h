@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "db/store.h"
+#include "purser/v1/plan.pb.h"
 
 namespace purser::server {
 
@@ -17,8 +18,11 @@ class SecretBox {
   absl::Status Put(const std::string& name, const std::string& value, int64_t now_ms);
   absl::StatusOr<std::string> Get(const std::string& name);
   // Run parameters keep secret parameters as "secretref:<param>" = secret name.
-  // For a job, each becomes "secret:<param>" = the secret's value.
-  absl::Status FillJobSecrets(std::map<std::string, std::string>* params);
+  // For a job, each secret its step references becomes "secret:<param>" = the
+  // secret's value; the others are left out of the job.
+  absl::Status FillJobSecrets(const v1::Step& step, std::map<std::string, std::string>* params);
+  // Teaches the log redactor every stored secret (at start, before any is used).
+  absl::Status RegisterAll();
 
  private:
   std::string key_;

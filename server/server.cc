@@ -73,6 +73,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   core.store = std::move(store);
   core.ca = std::make_unique<CertificateAuthority>(dir.ca_cert_pem, dir.ca_key_pem);
   core.secrets = std::make_unique<SecretBox>(dir.secrets_key, core.store.get());
+  RETURN_IF_ERROR(core.secrets->RegisterAll());  // redacted from the first log line on
   core.artifacts =
       std::make_unique<ArtifactStore>(options.data_dir + "/artifacts", core.store.get());
   RETURN_IF_ERROR(core.artifacts->Init());
@@ -113,6 +114,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 30 * 1000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 100);
+  if (options.max_connection_age_ms > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               static_cast<int>(options.max_connection_age_ms));
+    // Calls in flight (a long poll, a download) get this long to finish.
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               std::max(60'000, options.max_wait_seconds * 2000));
+  }
+  if (options.max_connection_idle_ms > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                               static_cast<int>(options.max_connection_idle_ms));
+  }
   s->grpc_server_ = builder.BuildAndStart();
   if (!s->grpc_server_ || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));

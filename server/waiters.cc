@@ -1,64 +1,63 @@
 #include "server/waiters.h"
 
+#include <atomic>
+
 namespace purser::server {
 
-WaitReactor* Waiters::Add(WaitReactor* r, const std::string& endpoint, int64_t deadline_ms) {
+WaitTicket Waiters::NewTicket() {
+  static std::atomic<WaitTicket> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+WaitReactor* Waiters::Add(WaitTicket t, WaitReactor* r, const std::string& endpoint,
+                          int64_t deadline_ms) {
   absl::MutexLock lock(&mu_);
   WaitReactor* old = nullptr;
   auto it = by_endpoint_.find(endpoint);
-  if (it != by_endpoint_.end()) {
-    old = it->second;
-    EraseLocked(old, entries_.at(old));
-  }
-  entries_.emplace(r, Entry{endpoint, deadline_ms});
-  by_endpoint_[endpoint] = r;
-  by_deadline_.emplace(deadline_ms, r);
+  if (it != by_endpoint_.end()) old = EraseLocked(it->second);
+  entries_.emplace(t, Entry{r, endpoint, deadline_ms});
+  by_endpoint_[endpoint] = t;
+  by_deadline_.emplace(deadline_ms, t);
   return old;
 }
 
-void Waiters::EraseLocked(WaitReactor* r, const Entry& e) {
-  by_deadline_.erase({e.deadline_ms, r});
-  auto it = by_endpoint_.find(e.endpoint);
-  if (it != by_endpoint_.end() && it->second == r) by_endpoint_.erase(it);
-  entries_.erase(r);
+WaitReactor* Waiters::EraseLocked(WaitTicket t) {
+  auto it = entries_.find(t);
+  if (it == entries_.end()) return nullptr;
+  WaitReactor* r = it->second.reactor;
+  by_deadline_.erase({it->second.deadline_ms, t});
+  auto e = by_endpoint_.find(it->second.endpoint);
+  if (e != by_endpoint_.end() && e->second == t) by_endpoint_.erase(e);
+  entries_.erase(it);
+  return r;
 }
 
-bool Waiters::Take(WaitReactor* r) {
+WaitReactor* Waiters::Take(WaitTicket t) {
   absl::MutexLock lock(&mu_);
-  auto it = entries_.find(r);
-  if (it == entries_.end()) return false;
-  Entry e = it->second;
-  EraseLocked(r, e);
-  return true;
+  return EraseLocked(t);
 }
 
-void Waiters::ShortenDeadline(WaitReactor* r, int64_t deadline_ms) {
+void Waiters::ShortenDeadline(WaitTicket t, int64_t deadline_ms) {
   absl::MutexLock lock(&mu_);
-  auto it = entries_.find(r);
+  auto it = entries_.find(t);
   if (it == entries_.end() || it->second.deadline_ms <= deadline_ms) return;
-  by_deadline_.erase({it->second.deadline_ms, r});
+  by_deadline_.erase({it->second.deadline_ms, t});
   it->second.deadline_ms = deadline_ms;
-  by_deadline_.emplace(deadline_ms, r);
+  by_deadline_.emplace(deadline_ms, t);
 }
 
 WaitReactor* Waiters::TakeEndpoint(const std::string& endpoint) {
   absl::MutexLock lock(&mu_);
   auto it = by_endpoint_.find(endpoint);
   if (it == by_endpoint_.end()) return nullptr;
-  WaitReactor* r = it->second;
-  Entry e = entries_.at(r);
-  EraseLocked(r, e);
-  return r;
+  return EraseLocked(it->second);
 }
 
 std::vector<WaitReactor*> Waiters::TakeExpired(int64_t now_ms) {
   absl::MutexLock lock(&mu_);
   std::vector<WaitReactor*> out;
   while (!by_deadline_.empty() && by_deadline_.begin()->first <= now_ms) {
-    WaitReactor* r = by_deadline_.begin()->second;
-    Entry e = entries_.at(r);
-    EraseLocked(r, e);
-    out.push_back(r);
+    out.push_back(EraseLocked(by_deadline_.begin()->second));
   }
   return out;
 }
@@ -69,7 +68,7 @@ std::vector<std::string> Waiters::Endpoints() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> out;
   out.reserve(by_endpoint_.size());
-  for (const auto& [endpoint, r] : by_endpoint_) out.push_back(endpoint);
+  for (const auto& [endpoint, t] : by_endpoint_) out.push_back(endpoint);
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -44,8 +45,11 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }
 
 absl::Status WriteFileAtomic(const std::string& path, const std::string& data, int mode) {
-  std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  // A name of our own, created fresh: never a file or symlink planted there,
+  // nor another writer's temp file for the same path.
+  static std::atomic<uint64_t> counter{0};
+  std::string tmp = absl::StrCat(path, ".tmp.", ::getpid(), ".", counter.fetch_add(1));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoError("cannot create", tmp);
   ::fchmod(fd, mode);  // the umask must not widen nor narrow what we asked for
   size_t off = 0;
@@ -82,6 +86,12 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& data, i
     ::close(dfd);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> FileMode(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return ErrnoError("cannot stat", path);
+  return static_cast<int>(st.st_mode & 07777);
 }
 
 bool PathExists(const std::string& path) {

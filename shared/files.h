@@ -11,6 +11,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // at any point (the old or the new content, never a mix).
 absl::Status WriteFileAtomic(const std::string& path, const std::string& data, int mode = 0644);
 bool PathExists(const std::string& path);
+// The permission bits of `path` (e.g. 0600).
+absl::StatusOr<int> FileMode(const std::string& path);
 // mkdir -p with `mode` for directories it creates.
 absl::Status MakeDirs(const std::string& path, int mode = 0755);
 

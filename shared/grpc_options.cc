@@ -1,9 +1,11 @@
 #include "shared/grpc_options.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "shared/files.h"
+#include "shared/x509.h"
 
 namespace purser {
 
@@ -58,6 +60,35 @@ absl::StatusOr<TlsFiles> LoadTlsFiles(const std::string& ca_path, const std::str
       return absl::Status(key.status().code(),
                           absl::StrCat("private key: ", key.status().message()));
     tls.key_pem = *key;
+  }
+  if (!ParseCert(tls.ca_pem).ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("CA certificate ", ca_path, ": not a PEM certificate"));
+  }
+  if (tls.cert_pem.empty()) return tls;
+  auto cert = ParseCert(tls.cert_pem);
+  if (!cert.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "certificate ", cert_path, ": not a PEM certificate",
+        absl::StrContains(tls.cert_pem, "PRIVATE KEY") ? " (it holds a private key: "
+                                                         "are --cert and --key swapped?)"
+                                                       : ""));
+  }
+  if (!tls.key_pem.empty()) {
+    auto pub = PublicKeyDerOfKey(tls.key_pem);
+    if (!pub.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("private key ", key_path, ": not a PEM private key"));
+    }
+    if (*pub != cert->public_key_der) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("private key ", key_path, " does not belong to certificate ", cert_path));
+    }
+  }
+  if (absl::Status st = VerifyCert(tls.cert_pem, tls.ca_pem); !st.ok()) {
+    return absl::PermissionDeniedError(absl::StrCat("the server refuses certificate ", cert_path,
+                                                    ": it is not valid under the CA ", ca_path,
+                                                    " (", st.message(), ")"));
   }
   return tls;
 }

@@ -28,7 +28,11 @@ std::shared_ptr<grpc::Channel> MakeTlsChannel(const std::string& target, const T
 // Same, with these channel arguments (start from ClientChannelArgs()).
 std::shared_ptr<grpc::Channel> MakeTlsChannel(const std::string& target, const TlsFiles& tls,
                                               const grpc::ChannelArguments& args);
-// Reads ca/cert/key PEM files; cert and key may be empty paths.
+// Reads ca/cert/key PEM files; cert and key may be empty paths. Each file is
+// checked before any connection: INVALID_ARGUMENT names the file that is not
+// PEM or a key that does not belong to the certificate; PERMISSION_DENIED a
+// certificate that the CA did not issue (or that expired): the server would
+// refuse it.
 absl::StatusOr<TlsFiles> LoadTlsFiles(const std::string& ca_path, const std::string& cert_path,
                                       const std::string& key_path);
 

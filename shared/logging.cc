@@ -37,6 +37,22 @@ const char* LevelName(LogLevel level) {
   return "?";
 }
 
+// One record per line: control characters from callers (a hostname, a
+// token id, a plan name) are escaped so they cannot forge or hide lines.
+std::string EscapeControl(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      out += absl::StrFormat("\\x%02x", u);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void SetLogLevel(LogLevel level) {
@@ -81,7 +97,7 @@ void LogLine(LogLevel level, std::string_view message) {
   std::string line =
       absl::StrFormat("%s %s %s%s\n", LevelName(level),
                       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-                      prefix, Redact(message));
+                      prefix, EscapeControl(Redact(message)));
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

@@ -137,9 +137,9 @@ absl::StatusOr<IssuedCert> Build(EVP_PKEY* subject_key, EVP_PKEY* signer_key, X5
     if (auto st = AddExt(cert.get(), issuer_cert, NID_key_usage, "critical,digitalSignature");
         !st.ok())
       return st;
-    if (auto st = AddExt(cert.get(), issuer_cert, NID_ext_key_usage, "serverAuth,clientAuth");
-        !st.ok())
-      return st;
+    // A client certificate must never pass for the server's, nor the reverse.
+    const char* usage = spec.organizational_unit == "server" ? "serverAuth" : "clientAuth";
+    if (auto st = AddExt(cert.get(), issuer_cert, NID_ext_key_usage, usage); !st.ok()) return st;
   }
   std::string san;
   for (const auto& d : spec.dns_names) absl::StrAppend(&san, san.empty() ? "" : ",", "DNS:", d);

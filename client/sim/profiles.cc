@@ -17,6 +17,8 @@ struct Profile {
   std::vector<const char*> kbs;
   bool windefend;      // Defender AV present and running
   bool mma_installed;  // already onboarded by hand
+  // MMA installed, reporting to another team's workspace only (not Defender's).
+  bool other_mma = false;
 };
 
 const std::vector<Profile>& Profiles() {
@@ -81,6 +83,17 @@ const std::vector<Profile>& Profiles() {
        {"KB4074598", "KB3080149", "KB4490628", "KB4474419"},
        true,
        true},
+      {"win7-sp1-x64-ent-other-mma",
+       v1::OS_PRODUCT_WINDOWS_7,
+       "6.1.7601",
+       1,
+       "Enterprise",
+       v1::ARCH_X64,
+       "4.8",
+       {"KB4074598", "KB3080149", "KB4490628", "KB4474419"},
+       true,
+       false,
+       true},
       {"win10-x64-ent",
        v1::OS_PRODUCT_WINDOWS_10,
        "10.0.19045",
@@ -115,17 +128,22 @@ absl::StatusOr<v1::SimMachine> MakeProfile(const std::string& name, const std::s
     inv->mutable_os()->set_service_pack(p.sp);
     inv->mutable_os()->set_edition(p.edition);
     inv->mutable_os()->set_arch(p.arch);
+    inv->mutable_os()->set_product_type(p.product == v1::OS_PRODUCT_WINDOWS_SERVER_2008_R2
+                                            ? v1::PRODUCT_TYPE_SERVER
+                                            : v1::PRODUCT_TYPE_WORKSTATION);
     inv->set_dotnet_version(p.dotnet);
     for (const char* kb : p.kbs) inv->add_installed_kbs(kb);
     auto* wd = inv->add_services();
     wd->set_name("windefend");
     wd->set_status(p.windefend ? v1::SERVICE_STATUS_RUNNING : v1::SERVICE_STATUS_NOT_INSTALLED);
     m.set_mma_installed(p.mma_installed);
-    if (p.mma_installed) {
+    if (p.mma_installed || p.other_mma) {
+      m.set_mma_installed(true);
       m.add_files("C:\\Program Files\\Microsoft Monitoring Agent\\Agent\\MonitoringHost.exe");
       auto* ws = m.add_workspaces();
-      ws->set_id("preexisting-workspace");
+      ws->set_id(p.other_mma ? "another-teams-log-analytics" : "preexisting-workspace");
       ws->set_key_present(true);
+      ws->set_defender(!p.other_mma);
     }
     return m;
   }

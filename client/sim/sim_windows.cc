@@ -147,8 +147,10 @@ void SimWindows::Recompute() {
                                       : v1::SERVICE_STATUS_NOT_INSTALLED);
   v1::ServiceStatus sense = v1::SERVICE_STATUS_NOT_INSTALLED;
   if (m_.mma_installed()) {
-    sense = m_.workspaces_size() > 0 && telemetry && tls12 ? v1::SERVICE_STATUS_RUNNING
-                                                           : v1::SERVICE_STATUS_STOPPED;
+    bool defender = false;
+    for (const auto& w : m_.workspaces()) defender |= w.defender();
+    sense =
+        defender && telemetry && tls12 ? v1::SERVICE_STATUS_RUNNING : v1::SERVICE_STATUS_STOPPED;
   }
   FindService(inv, "sense")->set_status(sense);
 }
@@ -221,6 +223,7 @@ ActionResult SimWindows::Run(const v1::Step& step, const std::map<std::string, s
     case v1::Step::kCheckService:
     case v1::Step::kCheckFile:
     case v1::Step::kCheckConnectivity:
+    case v1::Step::kCheckWorkspace:
     case v1::Step::kRequirePrerequisite:
       r = Check(step, params);
       break;
@@ -322,6 +325,7 @@ ActionResult SimWindows::InstallPackage(const v1::InstallPackage& a,
       auto* w = m_.add_workspaces();
       w->set_id(workspace_id);
       w->set_key_present(!workspace_key.empty());
+      w->set_defender(true);
     }
   }
   ActionResult r;
@@ -346,6 +350,20 @@ ActionResult SimWindows::Check(const v1::Step& step,
           v1::ERROR_CLASS_CHECK_FAILED, 0,
           absl::StrCat(state, ", expected ", v1::ServiceStatus_Name(c.expect()).substr(15)));
     }
+    case v1::Step::kCheckWorkspace: {
+      auto id = ExpandRefs(step.check_workspace().workspace_id(), params);
+      if (!id.ok()) return Fail(v1::ERROR_CLASS_AGENT, 0, std::string(id.status().message()));
+      for (const auto& w : m_.workspaces()) {
+        if (w.id() == *id && w.key_present()) {
+          return Outcome(v1::STEP_OUTCOME_SUCCEEDED,
+                         absl::StrCat("workspace ", *id, " configured"));
+        }
+      }
+      return Fail(
+          v1::ERROR_CLASS_CHECK_FAILED, 0,
+          absl::StrCat("workspace ", *id, " is not configured in MMA",
+                       m_.workspaces_size() > 0 ? " (it reports to other workspaces)" : ""));
+    }
     case v1::Step::kCheckFile:
       if (Contains(m_.files(), step.check_file().path())) {
         return Outcome(v1::STEP_OUTCOME_SUCCEEDED,
@@ -364,11 +382,12 @@ ActionResult SimWindows::Check(const v1::Step& step,
         }
       }
       if (m_.faults().tls_interception()) {
-        return Fail(v1::ERROR_CLASS_NETWORK, 0,
+        std::string proxy = m_.winhttp_proxy().empty() ? m_.mma_proxy() : m_.winhttp_proxy();
+        return Fail(v1::ERROR_CLASS_TLS_INTERCEPTION, 0,
                     absl::StrCat("TLS interception detected on the path to ", urls.front(),
-                                 ": the certificate is not issued by Microsoft (proxy ",
-                                 m_.winhttp_proxy().empty() ? m_.mma_proxy() : m_.winhttp_proxy(),
-                                 "); exempt the Defender URLs from inspection"));
+                                 ": the certificate is not issued by Microsoft",
+                                 proxy.empty() ? "" : absl::StrCat(" (proxy ", proxy, ")"),
+                                 "; exempt the Defender URLs from inspection"));
       }
       return Outcome(v1::STEP_OUTCOME_SUCCEEDED,
                      absl::StrCat(urls.size(), " URLs reachable without interception"));
@@ -404,6 +423,25 @@ ActionResult SimWindows::Configure(const v1::Step& step,
       }
       return Outcome(v1::STEP_OUTCOME_SUCCEEDED,
                      proxy->empty() ? "direct connection" : absl::StrCat("proxy ", *proxy));
+    }
+    case v1::Step::kAddWorkspace: {
+      auto id = ExpandRefs(step.add_workspace().workspace_id(), params);
+      auto key = ExpandRefs(step.add_workspace().workspace_key(), params);
+      if (!id.ok()) return Fail(v1::ERROR_CLASS_AGENT, 0, std::string(id.status().message()));
+      if (!key.ok()) return Fail(v1::ERROR_CLASS_AGENT, 0, std::string(key.status().message()));
+      if (!m_.mma_installed()) return Fail(v1::ERROR_CLASS_CHECK_FAILED, 0, "MMA is not installed");
+      for (const auto& w : m_.workspaces()) {
+        if (w.id() == *id) {
+          return Outcome(v1::STEP_OUTCOME_ALREADY_DONE,
+                         absl::StrCat("workspace ", *id, " already configured"));
+        }
+      }
+      auto* w = m_.add_workspaces();
+      w->set_id(*id);
+      w->set_key_present(!key->empty());
+      w->set_defender(true);
+      return Outcome(v1::STEP_OUTCOME_SUCCEEDED,
+                     absl::StrCat("AddCloudWorkspace(", *id, "); ReloadConfiguration()"));
     }
     case v1::Step::kRemoveWorkspace: {
       auto id = ExpandRefs(step.remove_workspace().workspace_id(), params);

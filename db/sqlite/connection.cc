@@ -69,13 +69,14 @@ Connection::~Connection() {
   sqlite3_close_v2(db_);
 }
 
-absl::StatusOr<Stmt> Connection::Prepare(const char* sql) {
+absl::StatusOr<Stmt> Connection::Prepare(absl::string_view sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) return Stmt(this, it->second);
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) return Error(absl::StrCat("preparing \"", sql, "\""), rc);
-  cache_.emplace(sql, stmt);
+  cache_.emplace(std::string(sql), stmt);
   return Stmt(this, stmt);
 }
 

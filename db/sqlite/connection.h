@@ -7,9 +7,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace purser::db {
 
@@ -51,20 +52,22 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // A cached prepared statement for `sql` (a string literal).
-  absl::StatusOr<Stmt> Prepare(const char* sql);
+  // A prepared statement for `sql`, cached by its text (statements built at
+  // run time are cached once per distinct text).
+  absl::StatusOr<Stmt> Prepare(absl::string_view sql);
   // Runs one or more statements without results (pragmas, migrations).
   absl::Status ExecScript(const std::string& sql);
   // A status for the connection's last error, naming `what` and the file.
   absl::Status Error(const std::string& what, int rc) const;
   sqlite3* raw() { return db_; }
   const std::string& path() const { return path_; }
+  size_t cached_statements() const { return cache_.size(); }
 
  private:
   Connection(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   sqlite3* db_;
   std::string path_;
-  std::unordered_map<const char*, sqlite3_stmt*> cache_;
+  absl::flat_hash_map<std::string, sqlite3_stmt*> cache_;
 };
 
 }  // namespace purser::db

@@ -2,6 +2,7 @@
 #include "db/sqlite/rows.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "shared/plan/platform.h"
 #include "shared/status_macros.h"
 
@@ -67,11 +68,54 @@ absl::StatusOr<std::optional<v1::Endpoint>> LoadEndpoint(Connection& c, const st
   return std::optional<v1::Endpoint>(EndpointFromRow(s, now_ms, options));
 }
 
+absl::Status InsertAudit(Connection& c, const v1::AuditEntry& a) {
+  ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO audit(at_ms, who, role, cert_serial, method, "
+                                     "request_json, result_code, result_message) "
+                                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+  return s.Bind(1, a.at_unix_ms())
+      .Bind(2, a.who())
+      .Bind(3, a.role())
+      .Bind(4, a.cert_serial())
+      .Bind(5, a.method())
+      .Bind(6, a.request_json())
+      .Bind(7, a.result_code())
+      .Bind(8, a.result_message())
+      .Exec();
+}
+
 absl::Status AddEvent(Connection& c, const std::string& endpoint_id, int64_t now_ms,
-                      v1::EndpointState state, const std::string& detail) {
-  ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO events(endpoint_id, at_ms, state, detail) "
-                                     "VALUES (?, ?, ?, ?)"));
-  return s.Bind(1, endpoint_id).Bind(2, now_ms).Bind(3, state).Bind(4, detail).Exec();
+                      v1::EndpointState state, const std::string& detail,
+                      v1::ErrorClass error_class) {
+  ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO events(endpoint_id, at_ms, state, detail, "
+                                     "error_class) VALUES (?, ?, ?, ?, ?)"));
+  return s.Bind(1, endpoint_id)
+      .Bind(2, now_ms)
+      .Bind(3, state)
+      .Bind(4, detail)
+      .Bind(5, error_class)
+      .Exec();
+}
+
+absl::Status EndInterruptedRun(Connection& c, const std::string& endpoint_id,
+                               const std::string& run_id, const std::string& why, int64_t now_ms) {
+  // What the run changed on the machine: its steps that succeeded, checks aside.
+  ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT step_id FROM jobs WHERE run_id = ? AND "
+                                     "endpoint_id = ? AND state = 4 AND kind != 4 ORDER BY seq"));
+  s.Bind(1, run_id).Bind(2, endpoint_id);
+  std::vector<std::string> applied;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    applied.push_back(s.Text(0));
+  }
+  if (applied.empty()) {
+    return SetState(c, endpoint_id, v1::ENDPOINT_STATE_ENROLLED,
+                    absl::StrCat(why, "; nothing was changed on the machine"),
+                    v1::ERROR_CLASS_UNSPECIFIED, now_ms);
+  }
+  return SetState(c, endpoint_id, v1::ENDPOINT_STATE_INTERRUPTED,
+                  absl::StrCat(why, " after applying ", absl::StrJoin(applied, ", ")),
+                  v1::ERROR_CLASS_UNSPECIFIED, now_ms);
 }
 
 // Sets the endpoint's state and records the change in its timeline.
@@ -86,7 +130,7 @@ absl::Status SetState(Connection& c, const std::string& id, v1::EndpointState st
     ASSIGN_OR_RETURN(Stmt v, c.Prepare("UPDATE endpoints SET verified_ms = ? WHERE id = ?"));
     RETURN_IF_ERROR(v.Bind(1, now_ms).Bind(2, id).Exec());
   }
-  return AddEvent(c, id, now_ms, state, detail);
+  return AddEvent(c, id, now_ms, state, detail, error_class);
 }
 
 // Each agent installation has its own nonce: another one under the same
@@ -144,7 +188,7 @@ absl::Status ApplyTransition(Connection& c, const std::string& endpoint_id,
   ASSIGN_OR_RETURN(Stmt j, c.Prepare("UPDATE jobs SET state = ?, attempt = attempt + ?, "
                                      "not_before_ms = ?, lease_expires_ms = 0, exit_code = ?, "
                                      "message = ?, timed_out_attempts = timed_out_attempts + ?, "
-                                     "updated_ms = ? WHERE id = ?"));
+                                     "updated_ms = ?, error_class = ? WHERE id = ?"));
   RETURN_IF_ERROR(j.Bind(1, t.job_state)
                       .Bind(2, t.retry ? 1 : 0)
                       .Bind(3, t.retry ? now_ms + t.retry_delay_ms : 0)
@@ -152,7 +196,8 @@ absl::Status ApplyTransition(Connection& c, const std::string& endpoint_id,
                       .Bind(5, message)
                       .Bind(6, timed_out ? 1 : 0)
                       .Bind(7, now_ms)
-                      .Bind(8, job_id)
+                      .Bind(8, t.error_class)
+                      .Bind(9, job_id)
                       .Exec());
   if (t.queue_next) {
     ASSIGN_OR_RETURN(Stmt n, c.Prepare("UPDATE jobs SET state = 2, updated_ms = ?, "
@@ -167,10 +212,8 @@ absl::Status ApplyTransition(Connection& c, const std::string& endpoint_id,
                         .Bind(6, view.seq + 1)
                         .Exec());
     if (sqlite3_changes(c.raw()) == 0) {  // the run was cancelled under this step
-      return SetState(
-          c, endpoint_id, v1::ENDPOINT_STATE_ENROLLED,
-          absl::StrCat("run ", run_id, " cancelled after step ", view.seq, "/", view.step_count),
-          v1::ERROR_CLASS_UNSPECIFIED, now_ms);
+      return EndInterruptedRun(c, endpoint_id, run_id, absl::StrCat("run ", run_id, " cancelled"),
+                               now_ms);
     }
   }
   return SetState(c, endpoint_id, t.endpoint_state, t.detail, t.error_class, now_ms);

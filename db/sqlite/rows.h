@@ -22,8 +22,15 @@ v1::Endpoint EndpointFromRow(const Stmt& s, int64_t now_ms, const StoreOptions& 
 absl::StatusOr<std::optional<v1::Endpoint>> LoadEndpoint(Connection& c, const std::string& id,
                                                          int64_t now_ms,
                                                          const StoreOptions& options);
+// One audit row (the store's writes and AppendAudit share it).
+absl::Status InsertAudit(Connection& c, const v1::AuditEntry& a);
+// A run withdrawn or ended before its last step: ENROLLED when it changed
+// nothing, INTERRUPTED naming the steps it applied otherwise.
+absl::Status EndInterruptedRun(Connection& c, const std::string& endpoint_id,
+                               const std::string& run_id, const std::string& why, int64_t now_ms);
 absl::Status AddEvent(Connection& c, const std::string& endpoint_id, int64_t now_ms,
-                      v1::EndpointState state, const std::string& detail);
+                      v1::EndpointState state, const std::string& detail,
+                      v1::ErrorClass error_class = v1::ERROR_CLASS_UNSPECIFIED);
 // Sets the endpoint's state; records the change in its timeline if it is one.
 absl::Status SetState(Connection& c, const std::string& id, v1::EndpointState state,
                       const std::string& detail, v1::ErrorClass error_class, int64_t now_ms);

@@ -11,7 +11,7 @@ namespace purser::db {
 using namespace sqlite;  // NOLINT: the shared row helpers
 
 absl::Status SqliteStore::PutArtifact(const v1::ArtifactInfo& a) {
-  return writer_->Run([&](Connection& c) -> absl::Status {
+  return Write([&](Connection& c) -> absl::Status {
     ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO artifacts(sha256, name, size, uploaded_ms, "
                                        "uploaded_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT(sha256) "
                                        "DO UPDATE SET name = excluded.name, "
@@ -48,7 +48,7 @@ absl::StatusOr<std::vector<v1::ArtifactInfo>> SqliteStore::ListArtifacts() {
 }
 
 absl::Status SqliteStore::RecordCert(const CertRecord& cert) {
-  return writer_->Run([&](Connection& c) -> absl::Status {
+  return Write([&](Connection& c) -> absl::Status {
     ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO certs(serial, subject, role, issued_ms, "
                                        "not_after_ms, revoked_ms) VALUES (?, ?, ?, ?, ?, ?) "
                                        "ON CONFLICT(serial) DO UPDATE SET revoked_ms = "
@@ -81,27 +81,39 @@ absl::StatusOr<std::vector<CertRecord>> SqliteStore::ListCerts() {
   return out;
 }
 
-absl::StatusOr<CertRecord> SqliteStore::RevokeCert(const std::string& serial, int64_t now_ms) {
-  CertRecord out;
-  absl::Status st = writer_->Run([&](Connection& c) -> absl::Status {
+absl::StatusOr<std::vector<CertRecord>> SqliteStore::RevokeCert(const std::string& serial,
+                                                                int64_t now_ms) {
+  std::vector<CertRecord> out;
+  absl::Status st = Write([&](Connection& c) -> absl::Status {
+    out.clear();
     ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT serial, subject, role, issued_ms, not_after_ms, "
                                        "revoked_ms FROM certs WHERE serial = ?"));
     s.Bind(1, serial);
     ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return absl::NotFoundError(absl::StrCat("certificate ", serial, " not found"));
-    out = {s.Text(0), s.Text(1), s.Text(2), s.Int(3), s.Int(4), s.Int(5)};
-    if (out.revoked_ms != 0) return absl::OkStatus();
-    out.revoked_ms = now_ms;
-    ASSIGN_OR_RETURN(Stmt up, c.Prepare("UPDATE certs SET revoked_ms = ? WHERE serial = ?"));
-    RETURN_IF_ERROR(up.Bind(1, now_ms).Bind(2, serial).Exec());
-    if (out.role != "agent") return absl::OkStatus();
-    // The endpoint is revoked when its current certificate is.
-    ASSIGN_OR_RETURN(Stmt cur,
-                     c.Prepare("SELECT 1 FROM endpoints WHERE id = ? AND cert_serial = ?"));
-    cur.Bind(1, out.subject).Bind(2, serial);
-    ASSIGN_OR_RETURN(bool current, cur.Step());
-    if (!current) return absl::OkStatus();
-    return SetState(c, out.subject, v1::ENDPOINT_STATE_REVOKED,
+    CertRecord named{s.Text(0), s.Text(1), s.Text(2), s.Int(3), s.Int(4), s.Int(5)};
+    if (named.revoked_ms == 0) named.revoked_ms = now_ms;
+    out.push_back(named);
+    if (named.role == "agent") {
+      // An agent's certificates all speak for the same key: renewed ones too.
+      ASSIGN_OR_RETURN(Stmt others, c.Prepare("SELECT serial, subject, role, issued_ms, "
+                                              "not_after_ms FROM certs WHERE subject = ? AND "
+                                              "role = 'agent' AND revoked_ms = 0 AND serial != ?"));
+      others.Bind(1, named.subject).Bind(2, serial);
+      while (true) {
+        ASSIGN_OR_RETURN(bool more, others.Step());
+        if (!more) break;
+        out.push_back(
+            {others.Text(0), others.Text(1), others.Text(2), others.Int(3), others.Int(4), now_ms});
+      }
+    }
+    ASSIGN_OR_RETURN(Stmt up, c.Prepare("UPDATE certs SET revoked_ms = ? WHERE serial = ? AND "
+                                        "revoked_ms = 0"));
+    for (const auto& cert : out) RETURN_IF_ERROR(up.Bind(1, now_ms).Bind(2, cert.serial).Exec());
+    if (named.role != "agent") return absl::OkStatus();
+    ASSIGN_OR_RETURN(auto e, LoadEndpoint(c, named.subject, now_ms, options_));
+    if (!e || e->state() == v1::ENDPOINT_STATE_REVOKED) return absl::OkStatus();
+    return SetState(c, named.subject, v1::ENDPOINT_STATE_REVOKED,
                     absl::StrCat("certificate ", serial, " revoked"), v1::ERROR_CLASS_UNSPECIFIED,
                     now_ms);
   });
@@ -110,20 +122,7 @@ absl::StatusOr<CertRecord> SqliteStore::RevokeCert(const std::string& serial, in
 }
 
 absl::Status SqliteStore::AppendAudit(const v1::AuditEntry& a) {
-  return writer_->Run([&](Connection& c) -> absl::Status {
-    ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO audit(at_ms, who, role, cert_serial, method, "
-                                       "request_json, result_code, result_message) "
-                                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
-    return s.Bind(1, a.at_unix_ms())
-        .Bind(2, a.who())
-        .Bind(3, a.role())
-        .Bind(4, a.cert_serial())
-        .Bind(5, a.method())
-        .Bind(6, a.request_json())
-        .Bind(7, a.result_code())
-        .Bind(8, a.result_message())
-        .Exec();
-  });
+  return writer_->Run([&](Connection& c) { return InsertAudit(c, a); });
 }
 
 absl::StatusOr<v1::ListAuditResponse> SqliteStore::ListAudit(const v1::ListAuditRequest& req) {
@@ -166,7 +165,7 @@ absl::StatusOr<v1::ListAuditResponse> SqliteStore::ListAudit(const v1::ListAudit
 absl::StatusOr<std::vector<v1::HistoryEntry>> SqliteStore::History(const std::string& id) {
   std::vector<v1::HistoryEntry> out;
   RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
-    ASSIGN_OR_RETURN(Stmt e, c.Prepare("SELECT at_ms, state, detail FROM events "
+    ASSIGN_OR_RETURN(Stmt e, c.Prepare("SELECT at_ms, state, detail, error_class FROM events "
                                        "WHERE endpoint_id = ? ORDER BY id"));
     e.Bind(1, id);
     while (true) {
@@ -176,11 +175,12 @@ absl::StatusOr<std::vector<v1::HistoryEntry>> SqliteStore::History(const std::st
       h.set_at_unix_ms(e.Int(0));
       h.set_state(static_cast<v1::EndpointState>(e.Int(1)));
       h.set_detail(e.Text(2));
+      h.set_error_class(static_cast<v1::ErrorClass>(e.Int(3)));
       out.push_back(std::move(h));
     }
     ASSIGN_OR_RETURN(Stmt r, c.Prepare("SELECT received_ms, job_id, attempt, outcome, exit_code, "
-                                       "duration_ms, output_tail, message, applied FROM reports "
-                                       "WHERE endpoint_id = ?"));
+                                       "duration_ms, output_tail, message, applied, error_class "
+                                       "FROM reports WHERE endpoint_id = ?"));
     r.Bind(1, id);
     while (true) {
       ASSIGN_OR_RETURN(bool row, r.Step());
@@ -195,6 +195,7 @@ absl::StatusOr<std::vector<v1::HistoryEntry>> SqliteStore::History(const std::st
       h.set_output_tail(r.Text(6));
       h.set_detail(r.Text(7));
       h.set_applied(r.Int(8) != 0);
+      h.set_error_class(static_cast<v1::ErrorClass>(r.Int(9)));
       out.push_back(std::move(h));
     }
     return absl::OkStatus();

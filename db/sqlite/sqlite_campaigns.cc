@@ -50,7 +50,7 @@ v1::Campaign Spec(const v1::Campaign& c) {
 
 absl::Status SqliteStore::CreateCampaign(const v1::Campaign& campaign,
                                          const std::vector<v1::CampaignMember>& members) {
-  return writer_->Run([&](Connection& c) -> absl::Status {
+  return Write([&](Connection& c) -> absl::Status {
     ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO campaigns(id, spec, state, state_reason, "
                                        "current_wave, created_ms) VALUES (?, ?, ?, ?, ?, ?)"));
     RETURN_IF_ERROR(s.Bind(1, campaign.id())
@@ -114,7 +114,7 @@ absl::StatusOr<std::vector<v1::CampaignMember>> SqliteStore::ListMembers(
 
 absl::Status SqliteStore::SaveCampaign(const v1::Campaign& campaign,
                                        const std::vector<v1::CampaignMember>& members) {
-  return writer_->Run([&](Connection& c) -> absl::Status {
+  return Write([&](Connection& c) -> absl::Status {
     ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE campaigns SET state = ?, state_reason = ?, "
                                        "current_wave = ?, acknowledged_failures = ? WHERE id = ?"));
     RETURN_IF_ERROR(s.Bind(1, campaign.state())

@@ -2,6 +2,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "db/sqlite/rows.h"
 #include "db/sqlite/sqlite_store.h"
 #include "db/state_machine.h"
@@ -13,9 +14,24 @@ namespace purser::db {
 
 using namespace sqlite;  // NOLINT: the shared row helpers
 
+namespace {
+
+absl::Status InsertPlanVersion(Connection& c, const v1::Plan& plan, const std::string& sha,
+                               int64_t now_ms) {
+  ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO plan_versions(sha256, name, plan, created_ms) "
+                                     "VALUES (?, ?, ?, ?) ON CONFLICT(sha256) DO NOTHING"));
+  return s.Bind(1, sha)
+      .Bind(2, plan.name())
+      .BindBlob(3, plan.SerializeAsString())
+      .Bind(4, now_ms)
+      .Exec();
+}
+
+}  // namespace
+
 absl::StatusOr<v1::StartRunResponse> SqliteStore::StartRun(const RunSpec& spec) {
   v1::StartRunResponse out;
-  absl::Status st = writer_->Run([&](Connection& c) -> absl::Status {
+  absl::Status st = Write([&](Connection& c) -> absl::Status {
     out.Clear();
     out.set_run_id(spec.run_id);
     std::vector<std::string> ids = spec.endpoint_ids;
@@ -28,10 +44,12 @@ absl::StatusOr<v1::StartRunResponse> SqliteStore::StartRun(const RunSpec& spec) 
         ids.push_back(s.Text(0));
       }
     }
+    std::string plan_sha = PlanDigest(spec.plan);
+    RETURN_IF_ERROR(InsertPlanVersion(c, spec.plan, plan_sha, spec.now_ms));
     {
       ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO runs(id, plan_name, purpose, params, "
-                                         "created_ms, created_by, reboot_policy, artifacts) "
-                                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+                                         "created_ms, created_by, reboot_policy, artifacts, "
+                                         "plan_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
       RETURN_IF_ERROR(s.Bind(1, spec.run_id)
                           .Bind(2, spec.plan.name())
                           .Bind(3, spec.plan.purpose())
@@ -40,6 +58,7 @@ absl::StatusOr<v1::StartRunResponse> SqliteStore::StartRun(const RunSpec& spec) 
                           .Bind(6, spec.created_by)
                           .BindBlob(7, spec.reboot_policy.SerializeAsString())
                           .BindBlob(8, MapBlob(spec.artifacts))
+                          .Bind(9, plan_sha)
                           .Exec());
     }
     auto skip = [&](const std::string& id, const std::string& reason) {
@@ -116,10 +135,38 @@ absl::StatusOr<v1::StartRunResponse> SqliteStore::StartRun(const RunSpec& spec) 
                                v1::ERROR_CLASS_UNSPECIFIED, spec.now_ms));
       out.add_started(id);
     }
+    if (out.started_size() == 0) {  // nothing started: no run to keep
+      ASSIGN_OR_RETURN(Stmt del, c.Prepare("DELETE FROM runs WHERE id = ?"));
+      RETURN_IF_ERROR(del.Bind(1, spec.run_id).Exec());
+    }
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
   return out;
+}
+
+absl::StatusOr<std::string> SqliteStore::PutPlanVersion(const v1::Plan& plan, int64_t now_ms) {
+  std::string sha = PlanDigest(plan);
+  RETURN_IF_ERROR(Write([&](Connection& c) { return InsertPlanVersion(c, plan, sha, now_ms); }));
+  return sha;
+}
+
+absl::StatusOr<v1::Plan> SqliteStore::GetPlanVersion(const std::string& sha256) {
+  std::optional<v1::Plan> out;
+  RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT plan FROM plan_versions WHERE sha256 = ?"));
+    s.Bind(1, sha256);
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (row) {
+      out.emplace();
+      if (!out->ParseFromString(s.Text(0))) {
+        return absl::DataLossError(absl::StrCat("plan version ", sha256, " cannot be read"));
+      }
+    }
+    return absl::OkStatus();
+  }));
+  if (!out) return absl::NotFoundError(absl::StrCat("plan version ", sha256, " is not stored"));
+  return *out;
 }
 
 absl::StatusOr<LeaseResult> SqliteStore::LeaseNextJob(const std::string& endpoint_id,
@@ -136,7 +183,7 @@ absl::StatusOr<LeaseResult> SqliteStore::LeaseNextJob(const std::string& endpoin
   }));
   LeaseResult out;
   if (!any) return out;
-  absl::Status st = writer_->Run([&](Connection& c) -> absl::Status {
+  absl::Status st = Write([&](Connection& c) -> absl::Status {
     out = LeaseResult();
     ASSIGN_OR_RETURN(Stmt s,
                      c.Prepare("SELECT j.id, j.run_id, j.seq, j.step_count, j.step, j.state, "
@@ -195,6 +242,10 @@ absl::StatusOr<LeaseResult> SqliteStore::LeaseNextJob(const std::string& endpoin
                         v1::ERROR_CLASS_UNSPECIFIED, now_ms);
       }
       out.reboot = true;
+      // The deadline runs from the first order: an agent asking again is not back yet.
+      ASSIGN_OR_RETURN(Stmt ordered, c.Prepare("UPDATE jobs SET reboot_ordered_ms = ? WHERE id = ? "
+                                               "AND reboot_ordered_ms = 0"));
+      RETURN_IF_ERROR(ordered.Bind(1, now_ms).Bind(2, job.job_id()).Exec());
       return SetState(c, endpoint_id, v1::ENDPOINT_STATE_WAITING_REBOOT, "rebooting",
                       v1::ERROR_CLASS_UNSPECIFIED, now_ms);
     }
@@ -239,7 +290,8 @@ absl::StatusOr<LeaseResult> SqliteStore::LeaseNextJob(const std::string& endpoin
       }
     }
     ASSIGN_OR_RETURN(Stmt up, c.Prepare("UPDATE jobs SET state = 3, lease_expires_ms = ?, "
-                                        "after_reboot = 0, updated_ms = ? WHERE id = ?"));
+                                        "after_reboot = 0, reboot_ordered_ms = 0, updated_ms = ? "
+                                        "WHERE id = ?"));
     RETURN_IF_ERROR(
         up.Bind(1, job.lease_expires_unix_ms()).Bind(2, now_ms).Bind(3, job.job_id()).Exec());
     if (state == v1::JOB_STATE_QUEUED) {
@@ -265,7 +317,7 @@ absl::StatusOr<LeaseResult> SqliteStore::LeaseNextJob(const std::string& endpoin
 
 absl::StatusOr<int> SqliteStore::AllowReboot(const std::vector<std::string>& ids) {
   int waiting = 0;
-  absl::Status st = writer_->Run([&](Connection& c) -> absl::Status {
+  absl::Status st = Write([&](Connection& c) -> absl::Status {
     waiting = 0;
     ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE endpoints SET reboot_allowed = 1 WHERE id = ?"));
     for (const auto& id : ids) {
@@ -282,7 +334,7 @@ absl::StatusOr<ReportAck> SqliteStore::RecordReport(const std::string& endpoint_
                                                     const v1::ReportResultRequest& r,
                                                     int64_t now_ms) {
   ReportAck ack;
-  absl::Status st = writer_->Run([&](Connection& c) -> absl::Status {
+  absl::Status st = Write([&](Connection& c) -> absl::Status {
     ack = ReportAck();
     JobView view;
     std::string run_id;
@@ -320,6 +372,11 @@ absl::StatusOr<ReportAck> SqliteStore::RecordReport(const std::string& endpoint_
         ack.duplicate = true;
         return absl::OkStatus();
       }
+    }
+    if (r.attempt() > view.attempt) {
+      return absl::InvalidArgumentError(absl::StrCat("attempt: job ", r.job_id(), " is at attempt ",
+                                                     view.attempt, "; attempt ", r.attempt(),
+                                                     " was never leased"));
     }
     ack.stale = state != v1::JOB_STATE_LEASED || view.attempt != r.attempt();
     {
@@ -361,9 +418,61 @@ absl::StatusOr<ReportAck> SqliteStore::RecordReport(const std::string& endpoint_
   return ack;
 }
 
+namespace {
+
+// Machines told to reboot that never came back: the run ends FAILED, saying
+// so, instead of waiting for ever.
+absl::Status FailLostReboots(Connection& c, int64_t now_ms) {
+  ASSIGN_OR_RETURN(Stmt s,
+                   c.Prepare("SELECT j.id, j.endpoint_id, j.run_id, j.attempt, j.seq, "
+                             "j.step_count, j.step_id, r.purpose, r.reboot_policy, "
+                             "j.reboot_ordered_ms FROM jobs j JOIN runs r ON r.id = j.run_id "
+                             "WHERE j.state = 2 AND j.reboot_ordered_ms > 0 AND "
+                             "j.reboot_ordered_ms < ?"));
+  s.Bind(1, now_ms - 1000);
+  struct Lost {
+    std::string job_id, endpoint_id, run_id, message;
+    JobView view;
+  };
+  std::vector<Lost> lost;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    v1::RebootPolicy policy;
+    policy.ParseFromString(s.Text(8));
+    int64_t timeout_ms =
+        (policy.reboot_timeout_seconds() > 0 ? policy.reboot_timeout_seconds() : 3600) * 1000LL;
+    int64_t ordered = s.Int(9);
+    if (now_ms - ordered < timeout_ms) continue;
+    Lost l{s.Text(0), s.Text(1), s.Text(2), "", {}};
+    l.view.attempt = static_cast<int>(s.Int(3));
+    l.view.max_attempts = l.view.attempt;  // a machine that is down cannot retry
+    l.view.seq = static_cast<int>(s.Int(4));
+    l.view.step_count = static_cast<int>(s.Int(5));
+    l.view.step_id = s.Text(6);
+    l.view.purpose = static_cast<v1::PlanPurpose>(s.Int(7));
+    l.message = absl::StrCat(
+        "told to reboot at ",
+        absl::FormatTime("%Y-%m-%d %H:%M:%SZ", absl::FromUnixMillis(ordered), absl::UTCTimeZone()),
+        ", not back after ", (now_ms - ordered) / 60'000,
+        " min: the machine may be down or stuck at boot");
+    lost.push_back(std::move(l));
+  }
+  for (const auto& l : lost) {
+    Transition t =
+        Decide(l.view, {v1::STEP_OUTCOME_FAILED, v1::ERROR_CLASS_REBOOT_LOST, 0, l.message});
+    t.job_state = v1::JOB_STATE_FAILED;
+    RETURN_IF_ERROR(ApplyTransition(c, l.endpoint_id, l.job_id, l.run_id, l.view, t, 0, l.message,
+                                    false, now_ms));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<std::string>> SqliteStore::ExpireLeases(int64_t now_ms) {
   std::vector<std::string> requeued;
-  absl::Status st = writer_->Run([&](Connection& c) -> absl::Status {
+  absl::Status st = Write([&](Connection& c) -> absl::Status {
     requeued.clear();
     struct Expired {
       std::string job_id, endpoint_id, run_id;
@@ -391,6 +500,7 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::ExpireLeases(int64_t now_m
         expired.push_back(std::move(e));
       }
     }
+    RETURN_IF_ERROR(FailLostReboots(c, now_ms));
     for (const auto& e : expired) {
       StepResult result{v1::STEP_OUTCOME_FAILED, v1::ERROR_CLASS_TIMEOUT, 0,
                         "lease expired without a report"};
@@ -412,7 +522,7 @@ absl::StatusOr<std::vector<Store::DueVerify>> LastOnboardRuns(Connection& c,
                                                               v1::EndpointState state,
                                                               int64_t before_ms, int limit) {
   ASSIGN_OR_RETURN(Stmt s,
-                   c.Prepare("SELECT e.id, r.plan_name, r.params FROM endpoints e "
+                   c.Prepare("SELECT e.id, r.plan_name, r.params, r.plan_sha256 FROM endpoints e "
                              "JOIN runs r ON r.id = (SELECT j.run_id FROM jobs j JOIN runs r2 "
                              "ON r2.id = j.run_id WHERE j.endpoint_id = e.id AND r2.purpose = 1 "
                              "ORDER BY r2.created_ms DESC LIMIT 1) "
@@ -422,7 +532,7 @@ absl::StatusOr<std::vector<Store::DueVerify>> LastOnboardRuns(Connection& c,
   while (true) {
     ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    out.push_back({s.Text(0), s.Text(1), BlobMap(s.Text(2))});
+    out.push_back({s.Text(0), s.Text(1), s.Text(3), BlobMap(s.Text(2))});
   }
   return out;
 }
@@ -450,7 +560,7 @@ absl::StatusOr<std::vector<Store::DueVerify>> SqliteStore::Drifted(int limit) {
 
 absl::Status SqliteStore::CancelRun(const std::string& run_id, const std::string& endpoint_id,
                                     int64_t now_ms) {
-  return writer_->Run([&](Connection& c) -> absl::Status {
+  return Write([&](Connection& c) -> absl::Status {
     ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE jobs SET state = 8, updated_ms = ? WHERE "
                                        "run_id = ? AND endpoint_id = ? AND state IN (1, 2)"));
     RETURN_IF_ERROR(s.Bind(1, now_ms).Bind(2, run_id).Bind(3, endpoint_id).Exec());
@@ -460,9 +570,8 @@ absl::Status SqliteStore::CancelRun(const std::string& run_id, const std::string
     leased.Bind(1, run_id).Bind(2, endpoint_id);
     ASSIGN_OR_RETURN(bool running, leased.Step());
     if (running) return absl::OkStatus();  // its report ends the run
-    return SetState(c, endpoint_id, v1::ENDPOINT_STATE_ENROLLED,
-                    absl::StrCat("run ", run_id, " cancelled"), v1::ERROR_CLASS_UNSPECIFIED,
-                    now_ms);
+    return EndInterruptedRun(c, endpoint_id, run_id, absl::StrCat("run ", run_id, " cancelled"),
+                             now_ms);
   });
 }
 

@@ -1,7 +1,14 @@
 #include "db/sqlite/sqlite_store.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "db/audit_scope.h"
 #include "db/migrations.h"
 #include "db/sqlite/rows.h"
 #include "shared/crypto.h"
@@ -70,7 +77,19 @@ bool MatchesBlobFilters(const v1::Endpoint& e, const EndpointFilter& f) {
   return true;
 }
 
-absl::Status ApplyMigrations(Connection& c) {
+absl::Status ApplyMigrations(Connection& c, bool create) {
+  if (!create) {
+    // SQLite takes an empty file for a new database: for an existing fleet
+    // that would silently start over with nothing.
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT count(*) FROM sqlite_master"));
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row || s.Int(0) == 0) {
+      return absl::DataLossError(absl::StrCat(
+          "database ", c.path(),
+          " is empty (no tables): it was truncated or never written; restore it from a backup, "
+          "or start with an empty data directory to make a new fleet"));
+    }
+  }
   RETURN_IF_ERROR(
       c.ExecScript("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                    "name TEXT NOT NULL, applied_ms INTEGER NOT NULL)"));
@@ -114,14 +133,37 @@ using namespace sqlite;  // NOLINT
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, bool create,
                                                                StoreOptions options) {
+  // SQLite would take a 0-byte file for a new database (and write to it):
+  // for an existing fleet it is a damaged one. Refused before it is touched.
+  struct stat st;
+  if (!create && ::stat(path.c_str(), &st) == 0 && st.st_size == 0) {
+    return absl::DataLossError(absl::StrCat(
+        "database ", path,
+        " is empty (0 bytes): it was truncated or never written; restore it from a backup, or "
+        "start with an empty data directory to make a new fleet"));
+  }
   ASSIGN_OR_RETURN(auto conn, Connection::Open(path, create));
-  RETURN_IF_ERROR(ApplyMigrations(*conn));
+  RETURN_IF_ERROR(ApplyMigrations(*conn, create));
   RETURN_IF_ERROR(FillOsProduct(*conn));
   auto writer = std::make_unique<Writer>(std::move(conn));
   return std::unique_ptr<SqliteStore>(new SqliteStore(path, options, std::move(writer)));
 }
 
 SqliteStore::~SqliteStore() = default;
+
+absl::Status SqliteStore::Write(const Writer::WriteFn& fn) {
+  AuditScope* audit = AuditScope::Current();
+  if (audit == nullptr || audit->written()) return writer_->Run(fn);
+  bool inserted = false;
+  absl::Status st = writer_->Run([&](Connection& c) -> absl::Status {
+    RETURN_IF_ERROR(fn(c));
+    RETURN_IF_ERROR(InsertAudit(c, audit->entry()));
+    inserted = true;
+    return absl::OkStatus();
+  });
+  if (st.ok() && inserted) audit->MarkWritten();
+  return st;
+}
 
 absl::Status SqliteStore::Read(const std::function<absl::Status(Connection&)>& fn) {
   std::unique_ptr<Connection> conn;
@@ -144,10 +186,10 @@ absl::Status SqliteStore::Read(const std::function<absl::Status(Connection&)>& f
 }
 
 absl::Status SqliteStore::CreateToken(const TokenRecord& t, int64_t now_ms) {
-  return writer_->Run([&](Connection& c) -> absl::Status {
+  return Write([&](Connection& c) -> absl::Status {
     ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO tokens(id, secret_hash, max_uses, expires_ms, "
-                                       "labels, description, created_ms, created_by) "
-                                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+                                       "labels, description, created_ms, created_by, readmit) "
+                                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     return s.Bind(1, t.id)
         .Bind(2, t.secret_hash)
         .Bind(3, t.max_uses)
@@ -156,37 +198,68 @@ absl::Status SqliteStore::CreateToken(const TokenRecord& t, int64_t now_ms) {
         .Bind(6, t.description)
         .Bind(7, now_ms)
         .Bind(8, t.created_by)
+        .Bind(9, absl::StrJoin(t.readmit_endpoint_ids, "\n"))
         .Exec();
   });
 }
 
+namespace {
+
+struct TokenRow {
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> readmit;
+};
+
+// The token if it is accepted at `now_ms`; PERMISSION_DENIED saying why not.
+absl::StatusOr<TokenRow> AcceptedToken(Connection& c, const std::string& token_id,
+                                       const std::string& secret_hash, int64_t now_ms) {
+  ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT secret_hash, max_uses, uses, expires_ms, labels, "
+                                     "readmit FROM tokens WHERE id = ?"));
+  s.Bind(1, token_id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row || !SecureEquals(s.Text(0), secret_hash)) {
+    return absl::PermissionDeniedError("enrollment token is not valid");
+  }
+  if (s.Int(3) <= now_ms) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("enrollment token ", token_id, " expired at ",
+                     absl::FormatTime(absl::FromUnixMillis(s.Int(3)), absl::UTCTimeZone())));
+  }
+  if (s.Int(2) >= s.Int(1)) {
+    return absl::PermissionDeniedError(absl::StrCat("enrollment token ", token_id, " is used up (",
+                                                    s.Int(2), " of ", s.Int(1), " uses)"));
+  }
+  TokenRow t;
+  t.labels = BlobMap(s.Text(4));
+  t.readmit = absl::StrSplit(s.Text(5), '\n', absl::SkipEmpty());
+  return t;
+}
+
+}  // namespace
+
+absl::Status SqliteStore::CheckToken(const std::string& token_id, const std::string& secret_hash,
+                                     int64_t now_ms) {
+  return Read(
+      [&](Connection& c) { return AcceptedToken(c, token_id, secret_hash, now_ms).status(); });
+}
+
 absl::StatusOr<v1::Endpoint> SqliteStore::Enroll(const EnrollArgs& a) {
   v1::Endpoint out;
-  absl::Status st = writer_->Run([&](Connection& c) -> absl::Status {
-    std::map<std::string, std::string> labels;
-    {
-      ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT secret_hash, max_uses, uses, expires_ms, labels "
-                                         "FROM tokens WHERE id = ?"));
-      s.Bind(1, a.token_id);
-      ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row || !SecureEquals(s.Text(0), a.secret_hash)) {
-        return absl::PermissionDeniedError("enrollment token is not valid");
-      }
-      if (s.Int(3) <= a.now_ms) {
-        return absl::PermissionDeniedError(
-            absl::StrCat("enrollment token ", a.token_id, " expired at ",
-                         absl::FormatTime(absl::FromUnixMillis(s.Int(3)), absl::UTCTimeZone())));
-      }
-      if (s.Int(2) >= s.Int(1)) {
-        return absl::PermissionDeniedError(absl::StrCat("enrollment token ", a.token_id,
-                                                        " is used up (", s.Int(2), " of ", s.Int(1),
-                                                        " uses)"));
-      }
-      labels = BlobMap(s.Text(4));
-    }
+  absl::Status st = Write([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(TokenRow token, AcceptedToken(c, a.token_id, a.secret_hash, a.now_ms));
+    const std::map<std::string, std::string>& labels = token.labels;
     ASSIGN_OR_RETURN(Stmt use, c.Prepare("UPDATE tokens SET uses = uses + 1 WHERE id = ?"));
     RETURN_IF_ERROR(use.Bind(1, a.token_id).Exec());
     ASSIGN_OR_RETURN(auto existing, LoadEndpoint(c, a.endpoint_id, a.now_ms, options_));
+    if (existing && existing->state() == v1::ENDPOINT_STATE_REVOKED &&
+        std::find(token.readmit.begin(), token.readmit.end(), a.endpoint_id) ==
+            token.readmit.end()) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("endpoint ", a.endpoint_id,
+                       " was revoked: its key enrolls again only with a token "
+                       "made to readmit it (purserctl token create --readmit ",
+                       a.endpoint_id, ")"));
+    }
     std::string detail;
     if (existing) {
       // The same key enrolling again (e.g. after its certificate expired): keep
@@ -248,7 +321,7 @@ absl::StatusOr<v1::Endpoint> SqliteStore::Enroll(const EnrollArgs& a) {
 absl::StatusOr<v1::Endpoint> SqliteStore::CheckIn(const std::string& endpoint_id,
                                                   const v1::Inventory& inventory, int64_t now_ms) {
   v1::Endpoint out;
-  absl::Status st = writer_->Run([&](Connection& c) -> absl::Status {
+  absl::Status st = Write([&](Connection& c) -> absl::Status {
     ASSIGN_OR_RETURN(auto e, LoadEndpoint(c, endpoint_id, now_ms, options_));
     if (!e) return absl::NotFoundError(absl::StrCat("endpoint ", endpoint_id, " is not enrolled"));
     ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE endpoints SET inventory = ?, hostname = ?, "
@@ -275,7 +348,7 @@ absl::StatusOr<v1::Endpoint> SqliteStore::CheckIn(const std::string& endpoint_id
 
 absl::Status SqliteStore::TouchEndpoints(const std::vector<std::string>& ids, int64_t now_ms) {
   if (ids.empty()) return absl::OkStatus();
-  return writer_->Run([&](Connection& c) -> absl::Status {
+  return Write([&](Connection& c) -> absl::Status {
     ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE endpoints SET last_seen_ms = MAX(last_seen_ms, ?) "
                                        "WHERE id = ?"));
     for (const auto& id : ids) {
@@ -366,7 +439,7 @@ absl::StatusOr<v1::Endpoint> SqliteStore::SetLabels(const std::string& id,
                                                     const std::vector<std::string>& remove,
                                                     int64_t now_ms) {
   v1::Endpoint out;
-  absl::Status st = writer_->Run([&](Connection& c) -> absl::Status {
+  absl::Status st = Write([&](Connection& c) -> absl::Status {
     ASSIGN_OR_RETURN(auto e, LoadEndpoint(c, id, now_ms, options_));
     if (!e) return absl::NotFoundError(absl::StrCat("endpoint ", id, " not found"));
     std::map<std::string, std::string> labels(e->labels().begin(), e->labels().end());
@@ -388,7 +461,7 @@ absl::StatusOr<std::vector<v1::JobInfo>> SqliteStore::ListJobs(const std::string
     ASSIGN_OR_RETURN(Stmt s,
                      c.Prepare("SELECT j.id, j.run_id, j.seq, j.step_id, j.kind, j.state, "
                                "j.attempt, j.max_attempts, j.exit_code, j.message, j.updated_ms, "
-                               "j.timed_out_attempts FROM jobs j JOIN endpoints e "
+                               "j.timed_out_attempts, j.error_class FROM jobs j JOIN endpoints e "
                                "ON e.id = j.endpoint_id AND (e.run_id = '' OR e.run_id = j.run_id) "
                                "WHERE j.endpoint_id = ? ORDER BY j.run_id, j.seq"));
     s.Bind(1, endpoint_id);
@@ -408,6 +481,7 @@ absl::StatusOr<std::vector<v1::JobInfo>> SqliteStore::ListJobs(const std::string
       j.set_message(s.Text(9));
       j.set_updated_unix_ms(s.Int(10));
       j.set_timed_out_attempts(static_cast<int32_t>(s.Int(11)));
+      j.set_error_class(static_cast<v1::ErrorClass>(s.Int(12)));
       out.push_back(std::move(j));
     }
     return absl::OkStatus();
@@ -417,7 +491,7 @@ absl::StatusOr<std::vector<v1::JobInfo>> SqliteStore::ListJobs(const std::string
 
 absl::Status SqliteStore::PutSecret(const std::string& name, const std::string& sealed,
                                     int64_t now_ms) {
-  return writer_->Run([&](Connection& c) -> absl::Status {
+  return Write([&](Connection& c) -> absl::Status {
     ASSIGN_OR_RETURN(Stmt s,
                      c.Prepare("INSERT INTO secrets(name, sealed, updated_ms) "
                                "VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
@@ -437,6 +511,20 @@ absl::StatusOr<std::string> SqliteStore::GetSealedSecret(const std::string& name
   }));
   if (!out) return absl::NotFoundError(absl::StrCat("secret \"", name, "\" is not set"));
   return *out;
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteStore::ListSecretNames() {
+  std::vector<std::string> out;
+  RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT name FROM secrets ORDER BY name"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      out.push_back(s.Text(0));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
 }
 
 }  // namespace purser::db

@@ -22,6 +22,8 @@ class SqliteStore : public Store {
 
   absl::Status CreateToken(const TokenRecord& token, int64_t now_ms) override;
   absl::StatusOr<v1::Endpoint> Enroll(const EnrollArgs& args) override;
+  absl::Status CheckToken(const std::string& token_id, const std::string& secret_hash,
+                          int64_t now_ms) override;
   absl::StatusOr<v1::Endpoint> CheckIn(const std::string& endpoint_id,
                                        const v1::Inventory& inventory, int64_t now_ms) override;
   absl::StatusOr<v1::Endpoint> GetEndpoint(const std::string& id, int64_t now_ms) override;
@@ -58,13 +60,17 @@ class SqliteStore : public Store {
                             const std::vector<v1::CampaignMember>& members) override;
   absl::Status RecordCert(const CertRecord& cert) override;
   absl::StatusOr<std::vector<CertRecord>> ListCerts() override;
-  absl::StatusOr<CertRecord> RevokeCert(const std::string& serial, int64_t now_ms) override;
+  absl::StatusOr<std::vector<CertRecord>> RevokeCert(const std::string& serial,
+                                                     int64_t now_ms) override;
   absl::Status AppendAudit(const v1::AuditEntry& entry) override;
   absl::StatusOr<v1::ListAuditResponse> ListAudit(const v1::ListAuditRequest& req) override;
   absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& endpoint_id) override;
   absl::Status PutSecret(const std::string& name, const std::string& sealed,
                          int64_t now_ms) override;
   absl::StatusOr<std::string> GetSealedSecret(const std::string& name) override;
+  absl::StatusOr<std::vector<std::string>> ListSecretNames() override;
+  absl::StatusOr<std::string> PutPlanVersion(const v1::Plan& plan, int64_t now_ms) override;
+  absl::StatusOr<v1::Plan> GetPlanVersion(const std::string& sha256) override;
 
   Writer::Stats writer_stats() const { return writer_->stats(); }
 
@@ -72,6 +78,8 @@ class SqliteStore : public Store {
   SqliteStore(std::string path, StoreOptions options, std::unique_ptr<Writer> writer)
       : path_(std::move(path)), options_(options), writer_(std::move(writer)) {}
 
+  // A write through the writer, carrying the thread's open AuditScope row.
+  absl::Status Write(const Writer::WriteFn& fn);
   // Runs `fn` on a reader connection from the pool.
   absl::Status Read(const std::function<absl::Status(Connection&)>& fn);
 

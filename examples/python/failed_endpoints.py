@@ -29,15 +29,22 @@ def main():
     channel = grpc.secure_channel(a.server, creds,
                                   options=[("grpc.ssl_target_name_override", "purser-server")])
     stub = operator_pb2_grpc.OperatorServiceStub(channel)
+    members, token = [], ""
     try:
-        got = stub.GetCampaign(operator_pb2.GetCampaignRequest(id=a.campaign), timeout=10)
+        while True:  # members come a page at a time
+            got = stub.GetCampaign(operator_pb2.GetCampaignRequest(id=a.campaign, page_token=token),
+                                   timeout=10)
+            members.extend(got.members)
+            token = got.next_page_token
+            if not token:
+                break
     except grpc.RpcError as e:
         print(f"{e.code().name}: {e.details()}", file=sys.stderr)
         return 1
     c = got.campaign
     print(f"campaign {c.id} ({c.name}): {campaign_pb2.CampaignState.Name(c.state)}, "
           f"{c.counters.failed} failed of {c.counters.members}")
-    for m in got.members:
+    for m in members:
         if m.state != campaign_pb2.MEMBER_STATE_FAILED:
             continue
         e = stub.GetEndpoint(operator_pb2.GetEndpointRequest(id=m.endpoint_id), timeout=10).endpoint

@@ -1,6 +1,10 @@
 #include "shared/plan/effective_plan.h"
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/text_format.h"
+#include "shared/crypto.h"
 #include "shared/plan/platform.h"
 
 namespace purser {
@@ -58,6 +62,32 @@ int StepMaxAttempts(const v1::Step& step) {
 }
 int StepBackoffSeconds(const v1::Step& step) {
   return step.backoff_seconds() > 0 ? step.backoff_seconds() : 30;
+}
+
+std::string PlanDigest(const v1::Plan& plan) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    plan.SerializeToCodedStream(&coded);
+  }
+  return Sha256Hex(bytes);
+}
+
+std::set<std::string> SecretRefs(const v1::Step& step) {
+  // Every string of the step, as printed; "${secret:" is never escaped.
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(step, &text);
+  std::set<std::string> out;
+  const std::string ref = "${secret:";
+  for (size_t pos = text.find(ref); pos != std::string::npos; pos = text.find(ref, pos)) {
+    pos += ref.size();
+    size_t end = text.find('}', pos);
+    if (end == std::string::npos) break;
+    out.insert(text.substr(pos, end - pos));
+  }
+  return out;
 }
 
 absl::StatusOr<std::string> ExpandRefs(const std::string& text,

@@ -1,6 +1,7 @@
 // The steps of a plan that apply to one endpoint, and parameter resolution.
 #pragma once
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,14 @@ absl::StatusOr<std::map<std::string, std::string>> ResolveParams(
 int StepTimeoutSeconds(const v1::Step& step);
 int StepMaxAttempts(const v1::Step& step);
 int StepBackoffSeconds(const v1::Step& step);
+
+// The SHA-256 (hex) of a plan's content, deterministically serialized: the
+// version a run or campaign is pinned to.
+std::string PlanDigest(const v1::Plan& plan);
+
+// The secret parameters a step references as ${secret:name}: the only
+// secrets its job may carry.
+std::set<std::string> SecretRefs(const v1::Step& step);
 
 // Replaces ${name} with params[name] and ${secret:name} with params["secret:name"].
 absl::StatusOr<std::string> ExpandRefs(const std::string& text,

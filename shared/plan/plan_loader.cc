@@ -1,20 +1,68 @@
 #include "shared/plan/plan_loader.h"
 
 #include <dirent.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <set>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "shared/files.h"
 #include "shared/plan/effective_plan.h"
 
 namespace purser {
+
+size_t InvalidUtf8At(absl::string_view text) {
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = byte(i);
+    size_t n;                            // continuation bytes
+    unsigned char lo = 0x80, hi = 0xbf;  // range of the first continuation byte
+    if (c < 0x80) {
+      n = 0;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      if (c == 0xe0) lo = 0xa0;  // overlong
+      if (c == 0xed) hi = 0x9f;  // surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      if (c == 0xf0) lo = 0x90;  // overlong
+      if (c == 0xf4) hi = 0x8f;  // past U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + n >= text.size() && n > 0) return i;
+    for (size_t k = 1; k <= n; ++k) {
+      unsigned char b = byte(i + k);
+      if (k == 1 ? (b < lo || b > hi) : (b & 0xc0) != 0x80) return i;
+    }
+    i += n + 1;
+  }
+  return std::string::npos;
+}
+
+bool IsPlanName(const std::string& name) {
+  if (name.empty() || name.size() > 64 || !absl::ascii_isalnum(name[0])) return false;
+  for (char c : name) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '.' || c == '_' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 namespace {
 
 using google::protobuf::Descriptor;
@@ -22,17 +70,64 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::TextFormat;
 using ParseInfoTree = TextFormat::ParseInfoTree;
 
+class IgnoreErrors : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int, int, const std::string&) override {}
+};
+
+// The field path ("steps[2].timeout_seconds") being parsed at (line, column)
+// of a text-format plan: what the parser's own message leaves out.
+std::string FieldPathAt(const std::string& text, int line, int column) {
+  google::protobuf::io::ArrayInputStream input(text.data(), static_cast<int>(text.size()));
+  IgnoreErrors ignore;
+  google::protobuf::io::Tokenizer tokens(&input, &ignore);
+  struct Level {
+    const Descriptor* type;
+    std::string path;
+    std::map<std::string, int> seen;  // repeated message fields: how many so far
+  };
+  std::vector<Level> stack = {{v1::Plan::descriptor(), "", {}}};
+  std::string last;  // the identifier before the value being read
+  using Tok = google::protobuf::io::Tokenizer;
+  while (tokens.Next()) {
+    const auto& t = tokens.current();
+    if (t.line > line || (t.line == line && t.column >= column)) break;
+    if (t.type == Tok::TYPE_IDENTIFIER) {
+      if (tokens.previous().text != ":") last = t.text;  // a field name, not an enum value
+    } else if (t.text == "{" || t.text == "<") {
+      Level& top = stack.back();
+      const FieldDescriptor* f = top.type ? top.type->FindFieldByName(last) : nullptr;
+      std::string name = last;
+      if (f != nullptr && f->is_repeated()) name = absl::StrCat(last, "[", top.seen[last]++, "]");
+      stack.push_back({f ? f->message_type() : nullptr,
+                       top.path.empty() ? name : absl::StrCat(top.path, ".", name),
+                       {}});
+      last.clear();
+    } else if ((t.text == "}" || t.text == ">") && stack.size() > 1) {
+      stack.pop_back();
+      last.clear();
+    }
+  }
+  const std::string& path = stack.back().path;
+  if (last.empty()) return path;
+  return path.empty() ? last : absl::StrCat(path, ".", last);
+}
+
 class CollectErrors : public google::protobuf::io::ErrorCollector {
  public:
-  explicit CollectErrors(std::string filename) : filename_(std::move(filename)) {}
+  CollectErrors(std::string filename, const std::string& text)
+      : filename_(std::move(filename)), text_(text) {}
   void AddError(int line, int column, const std::string& message) override {
-    errors.push_back(absl::StrCat(filename_, ":", line + 1, ":", column + 1, ": ", message));
+    std::string path = FieldPathAt(text_, line, column);
+    errors.push_back(absl::StrCat(filename_, ":", line + 1, ":", column + 1, ": ",
+                                  path.empty() ? "" : path + ": ", message));
   }
   void AddWarning(int, int, const std::string&) override {}
   std::vector<std::string> errors;
 
  private:
   std::string filename_;
+  const std::string& text_;
 };
 
 // Validates a parsed plan, collecting "file:line: path: message" errors.
@@ -43,7 +138,14 @@ class Validator {
 
   std::vector<std::string> Run() {
     const Descriptor* pd = v1::Plan::descriptor();
-    if (plan_.name().empty()) Error(tree_, pd->FindFieldByName("name"), -1, "name", "is required");
+    if (plan_.name().empty()) {
+      Error(tree_, pd->FindFieldByName("name"), -1, "name", "is required");
+    } else if (!IsPlanName(plan_.name())) {
+      // The name is also the plan's file name on the server.
+      Error(tree_, pd->FindFieldByName("name"), -1, "name",
+            "must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or "
+            "digit");
+    }
     if (plan_.purpose() == v1::PLAN_PURPOSE_UNSPECIFIED) {
       Error(tree_, pd->FindFieldByName("purpose"), -1, "purpose",
             "is required (PLAN_PURPOSE_ONBOARD or PLAN_PURPOSE_OFFBOARD)");
@@ -236,6 +338,23 @@ class Validator {
         CheckRefs(step.remove_workspace().workspace_id(), false, at,
                   af(step.remove_workspace(), "workspace_id"), -1, apath + ".workspace_id");
         break;
+      case v1::Step::kAddWorkspace: {
+        const auto& a = step.add_workspace();
+        CheckRefs(a.workspace_id(), false, at, af(a, "workspace_id"), -1, apath + ".workspace_id");
+        if (a.workspace_key().find("${secret:") == std::string::npos) {
+          Error(at, af(a, "workspace_key"), -1, apath + ".workspace_key",
+                "must be a secret parameter, ${secret:name}");
+        }
+        CheckRefs(a.workspace_key(), true, at, af(a, "workspace_key"), -1,
+                  apath + ".workspace_key");
+        CheckRefs(a.azure_cloud_type(), false, at, af(a, "azure_cloud_type"), -1,
+                  apath + ".azure_cloud_type");
+        break;
+      }
+      case v1::Step::kCheckWorkspace:
+        CheckRefs(step.check_workspace().workspace_id(), false, at,
+                  af(step.check_workspace(), "workspace_id"), -1, apath + ".workspace_id");
+        break;
       case v1::Step::kRunCommand:
         if (step.run_command().argv_size() == 0)
           Error(at, nullptr, -1, apath + ".argv", "needs at least one element");
@@ -267,6 +386,17 @@ class Validator {
 }  // namespace
 
 absl::StatusOr<v1::Plan> ParsePlan(const std::string& text, const std::string& filename) {
+  // Checked before parsing: the upload has to fit one message, and protobuf
+  // would only log (not refuse) text that is not UTF-8.
+  if (text.size() > kMaxPlanBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(filename, ": ", text.size(), " bytes; a plan is at most ", kMaxPlanBytes));
+  }
+  if (size_t bad = InvalidUtf8At(text); bad != std::string::npos) {
+    int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + bad, '\n'));
+    return absl::InvalidArgumentError(
+        absl::StrCat(filename, ":", line, ": not valid UTF-8 (byte ", bad, ")"));
+  }
   v1::Plan plan;
   ParseInfoTree tree;
   bool json = absl::EndsWith(filename, ".json");
@@ -277,7 +407,7 @@ absl::StatusOr<v1::Plan> ParsePlan(const std::string& text, const std::string& f
     }
   } else {
     TextFormat::Parser parser;
-    CollectErrors errors(filename);
+    CollectErrors errors(filename, text);
     parser.RecordErrorsTo(&errors);
     parser.WriteLocationsTo(&tree);
     if (!parser.ParseFromString(text, &plan)) {
@@ -295,7 +425,9 @@ absl::StatusOr<v1::Plan> LoadPlanFile(const std::string& path) {
   return ParsePlan(*text, path);
 }
 
-absl::StatusOr<std::map<std::string, v1::Plan>> LoadPlanDir(const std::string& dir) {
+namespace {
+
+absl::StatusOr<std::vector<std::string>> PlanFiles(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr)
     return absl::NotFoundError(absl::StrCat("plans directory ", dir, " cannot be opened"));
@@ -306,6 +438,39 @@ absl::StatusOr<std::map<std::string, v1::Plan>> LoadPlanDir(const std::string& d
   }
   ::closedir(d);
   std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+absl::Status SavePlanFile(const std::string& dir, const std::string& name, bool json,
+                          const std::string& text) {
+  if (!IsPlanName(name)) {
+    return absl::InvalidArgumentError(absl::StrCat("name: \"", name, "\" is not a plan name"));
+  }
+  static absl::Mutex mu(absl::kConstInit);
+  absl::MutexLock lock(&mu);
+  std::string file = absl::StrCat(name, json ? ".json" : ".textproto");
+  absl::Status st = WriteFileAtomic(absl::StrCat(dir, "/", file), text, 0644);
+  if (!st.ok()) return st;
+  auto files = PlanFiles(dir);
+  if (!files.ok()) return files.status();
+  for (const auto& f : *files) {
+    if (f == file) continue;
+    std::string path = absl::StrCat(dir, "/", f);
+    auto other = LoadPlanFile(path);
+    if (other.ok() && other->name() == name && ::unlink(path.c_str()) != 0) {
+      return absl::InternalError(absl::StrCat("plan ", name, " saved as ", file,
+                                              " but its older file ", path, " cannot be removed"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<std::string, v1::Plan>> LoadPlanDir(const std::string& dir) {
+  auto files_or = PlanFiles(dir);
+  if (!files_or.ok()) return files_or.status();
+  const std::vector<std::string>& files = *files_or;
   std::map<std::string, v1::Plan> plans;
   for (const auto& f : files) {
     std::string path = absl::StrCat(dir, "/", f);

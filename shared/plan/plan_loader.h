@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "purser/v1/plan.pb.h"
 
 namespace purser {
@@ -14,6 +15,17 @@ namespace purser {
 // pick the format (".json" = JSON, anything else = text format).
 absl::StatusOr<v1::Plan> ParsePlan(const std::string& text, const std::string& filename);
 absl::StatusOr<v1::Plan> LoadPlanFile(const std::string& path);
+// Plans travel in one message: well under its 1 MiB.
+inline constexpr size_t kMaxPlanBytes = 512 * 1024;
+// The offset of the first byte that is not valid UTF-8, or npos.
+size_t InvalidUtf8At(absl::string_view text);
+// A plan name is also its file name: 1-64 of [a-z0-9._-], starting alphanumeric.
+bool IsPlanName(const std::string& name);
+// Keeps a validated plan's text in `dir` as <name>.textproto (or .json) and
+// removes any other file there that defined the same plan, so the next
+// LoadPlanDir finds it once. Names are checked (IsPlanName); one save at a time.
+absl::Status SavePlanFile(const std::string& dir, const std::string& name, bool json,
+                          const std::string& text);
 // Every *.textproto and *.json plan in `dir`, by plan name. Fails on the first bad file.
 absl::StatusOr<std::map<std::string, v1::Plan>> LoadPlanDir(const std::string& dir);
 

@@ -2,7 +2,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace purser {
 namespace {
@@ -11,9 +13,86 @@ bool EditionIs(const v1::OsFacts& os, const char* a, const char* b = nullptr) {
   return absl::EqualsIgnoreCase(os.edition(), a) || (b && absl::EqualsIgnoreCase(os.edition(), b));
 }
 
+bool IsWindows(v1::OsProduct p) {
+  return p != v1::OS_PRODUCT_UNSPECIFIED && p != v1::OS_PRODUCT_LINUX && p != v1::OS_PRODUCT_OTHER;
+}
+
+bool IsServerProduct(v1::OsProduct p) {
+  return p == v1::OS_PRODUCT_WINDOWS_SERVER_2008 || p == v1::OS_PRODUCT_WINDOWS_SERVER_2008_R2 ||
+         p == v1::OS_PRODUCT_WINDOWS_SERVER_2012 || p == v1::OS_PRODUCT_WINDOWS_SERVER_2012_R2;
+}
+
+std::string ProductName(v1::OsProduct p) {
+  v1::OsFacts os;
+  os.set_product(p);
+  return OsDisplayName(os);
+}
+
 }  // namespace
 
+WindowsVersion ParseWindowsVersion(const std::string& version) {
+  WindowsVersion v;
+  std::vector<std::string> parts = absl::StrSplit(version, '.');
+  if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &v.major) ||
+      !absl::SimpleAtoi(parts[1], &v.minor) ||
+      (parts.size() > 2 && !absl::SimpleAtoi(parts[2], &v.build))) {
+    v.major = -1;
+  }
+  return v;
+}
+
+v1::OsProduct ProductOf(const std::string& version, v1::ProductType type, bool server_hint) {
+  WindowsVersion v = ParseWindowsVersion(version);
+  bool server =
+      type == v1::PRODUCT_TYPE_UNSPECIFIED ? server_hint : type != v1::PRODUCT_TYPE_WORKSTATION;
+  if (v.major == 6 && v.minor == 0) {
+    return server ? v1::OS_PRODUCT_WINDOWS_SERVER_2008 : v1::OS_PRODUCT_OTHER;  // Vista
+  }
+  if (v.major == 6 && v.minor == 1) {
+    return server ? v1::OS_PRODUCT_WINDOWS_SERVER_2008_R2 : v1::OS_PRODUCT_WINDOWS_7;
+  }
+  if (v.major == 6 && v.minor == 2) {
+    return server ? v1::OS_PRODUCT_WINDOWS_SERVER_2012 : v1::OS_PRODUCT_WINDOWS_8;
+  }
+  if (v.major == 6 && v.minor == 3) {
+    return server ? v1::OS_PRODUCT_WINDOWS_SERVER_2012_R2 : v1::OS_PRODUCT_WINDOWS_8_1;
+  }
+  if (v.major == 10 && v.minor == 0 && !server) return v1::OS_PRODUCT_WINDOWS_10;
+  return v1::OS_PRODUCT_UNSPECIFIED;
+}
+
+std::string InconsistencyOf(const v1::OsFacts& os) {
+  if (!IsWindows(os.product())) return "";
+  if (ParseWindowsVersion(os.version()).major < 0) {
+    return absl::StrCat("reports ", ProductName(os.product()), " with version \"", os.version(),
+                        "\", not a Windows version: the inventory cannot be trusted");
+  }
+  v1::OsProduct actual = ProductOf(os.version(), os.product_type(), IsServerProduct(os.product()));
+  if (actual != os.product()) {
+    std::string what =
+        actual == v1::OS_PRODUCT_UNSPECIFIED ? "an unknown Windows" : ProductName(actual);
+    if (actual == v1::OS_PRODUCT_OTHER) what = "Windows Vista";
+    return absl::StrCat(
+        "reports ", ProductName(os.product()), " but its version ", os.version(),
+        os.product_type() == v1::PRODUCT_TYPE_UNSPECIFIED
+            ? ""
+            : absl::StrCat(" (",
+                           ShortEnumName(v1::ProductType_Name(os.product_type()), "PRODUCT_TYPE_"),
+                           ")"),
+        " is ", what);
+  }
+  // Service Pack 1 of 6.1 is build 7601; RTM is 7600.
+  WindowsVersion v = ParseWindowsVersion(os.version());
+  if (v.major == 6 && v.minor == 1 && v.build > 0 &&
+      (v.build >= 7601) != (os.service_pack() >= 1)) {
+    return absl::StrCat("reports Service Pack ", os.service_pack(), " but build ", v.build, " is ",
+                        v.build >= 7601 ? "Service Pack 1" : "without a service pack");
+  }
+  return "";
+}
+
 std::string UnsupportedReason(const v1::OsFacts& os) {
+  if (std::string bad = InconsistencyOf(os); !bad.empty()) return bad;
   if (os.arch() == v1::ARCH_UNSPECIFIED) return "architecture unknown";
   switch (os.product()) {
     case v1::OS_PRODUCT_WINDOWS_7:
@@ -34,6 +113,14 @@ std::string UnsupportedReason(const v1::OsFacts& os) {
       return "";
     case v1::OS_PRODUCT_WINDOWS_10:
       return "Windows 10 is onboarded natively, not by the down-level method";
+    case v1::OS_PRODUCT_WINDOWS_8:
+      return "Windows 8 is not supported by the down-level method (upgrade it to Windows 8.1)";
+    case v1::OS_PRODUCT_WINDOWS_SERVER_2008:
+      return "Windows Server 2008 is not supported by the down-level method (only 2008 R2 SP1)";
+    case v1::OS_PRODUCT_WINDOWS_SERVER_2012:
+    case v1::OS_PRODUCT_WINDOWS_SERVER_2012_R2:
+      return absl::StrCat(ProductName(os.product()),
+                          " is onboarded with the unified solution, not the down-level method");
     default:
       return absl::StrCat(OsDisplayName(os), " is not a down-level Windows platform");
   }
@@ -42,7 +129,7 @@ std::string UnsupportedReason(const v1::OsFacts& os) {
 bool IsSupportedOs(const v1::OsFacts& os) { return UnsupportedReason(os).empty(); }
 
 bool PlatformMatches(const v1::Platform& platform, const v1::OsFacts& os) {
-  if (platform.product() != os.product()) return false;
+  if (platform.product() != os.product() || !InconsistencyOf(os).empty()) return false;
   if (os.service_pack() < platform.min_service_pack()) return false;
   if (platform.arch() != v1::ARCH_UNSPECIFIED && platform.arch() != os.arch()) return false;
   if (platform.editions_size() == 0) return true;
@@ -70,6 +157,18 @@ std::string OsDisplayName(const v1::OsFacts& os) {
       break;
     case v1::OS_PRODUCT_WINDOWS_10:
       product = "Windows 10";
+      break;
+    case v1::OS_PRODUCT_WINDOWS_8:
+      product = "Windows 8";
+      break;
+    case v1::OS_PRODUCT_WINDOWS_SERVER_2008:
+      product = "Windows Server 2008";
+      break;
+    case v1::OS_PRODUCT_WINDOWS_SERVER_2012:
+      product = "Windows Server 2012";
+      break;
+    case v1::OS_PRODUCT_WINDOWS_SERVER_2012_R2:
+      product = "Windows Server 2012 R2";
       break;
     case v1::OS_PRODUCT_LINUX:
       product = "Linux";

@@ -44,6 +44,40 @@ TEST(Executor, SkipIfAndSecretRedaction) {
   EXPECT_NE(first.output.find("ws-1"), std::string::npos);
   ActionResult second = ExecuteStep(**sim, job);
   EXPECT_EQ(second.outcome, v1::STEP_OUTCOME_SKIPPED);
+  EXPECT_EQ(second.message, std::string("skipped: ") + sim::kMonitoringHost + " exists");
+}
+
+// A skipped step says which check held, down to the alternative of an any_of.
+TEST(Executor, ASkippedStepSaysWhichCheckHeld) {
+  testing::ScratchDir dir;
+  auto sim = sim::SimWindows::Open(dir.Sub("m"), "win7-sp1-x86-pro", "h", nullptr);
+  ASSERT_TRUE(sim.ok());
+  v1::Job job;
+  v1::Step* step = job.mutable_step();
+  step->set_id("tls");
+  auto* any = step->mutable_skip_if()->mutable_any_of();
+  any->add_checks()->set_kb_installed("KB3154518");
+  any->add_checks()->set_dotnet_at_least("4.5");
+  step->mutable_check_file()->set_path("C:\\x");
+  ActionResult r = ExecuteStep(**sim, job);
+  EXPECT_EQ(r.outcome, v1::STEP_OUTCOME_SKIPPED);
+  EXPECT_EQ(r.message, "skipped: .NET Framework 4.5 or later is installed");
+}
+
+// run_command runs only where the endpoint's own install allowed it.
+TEST(Executor, RunCommandNeedsTheEndpointsConsent) {
+  testing::ScratchDir dir;
+  auto sim = sim::SimWindows::Open(dir.Sub("m"), "win81-x64-ent", "h", nullptr);
+  ASSERT_TRUE(sim.ok());
+  v1::Job job;
+  job.mutable_step()->set_id("cmd");
+  job.mutable_step()->mutable_run_command()->add_argv("cmd.exe");
+  ActionResult refused = ExecuteStep(**sim, job);
+  EXPECT_EQ(refused.outcome, v1::STEP_OUTCOME_FAILED);
+  EXPECT_EQ(refused.error_class, v1::ERROR_CLASS_UNSUPPORTED_ACTION);
+  EXPECT_NE(refused.message.find("--allow_run_command"), std::string::npos) << refused.message;
+  ActionResult allowed = ExecuteStep(**sim, job, true);
+  EXPECT_EQ(allowed.message.find("--allow_run_command"), std::string::npos) << allowed.message;
 }
 
 }  // namespace

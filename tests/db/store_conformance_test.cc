@@ -19,6 +19,7 @@ v1::Inventory Inv(v1::OsProduct product, const std::string& host) {
   v1::Inventory inv;
   inv.set_hostname(host);
   inv.mutable_os()->set_product(product);
+  inv.mutable_os()->set_version(product == v1::OS_PRODUCT_WINDOWS_8_1 ? "6.3.9600" : "6.1.7601");
   inv.mutable_os()->set_service_pack(product == v1::OS_PRODUCT_WINDOWS_8_1 ? 0 : 1);
   inv.mutable_os()->set_edition("Enterprise");
   inv.mutable_os()->set_arch(v1::ARCH_X64);

@@ -2,6 +2,8 @@
 // a server restart mid-run, and its operator sees it all through purserctl.
 #include <gtest/gtest.h>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
 #include "purser/v1/operator.pb.h"
 #include "shared/files.h"
@@ -140,6 +142,56 @@ TEST(AgentLifecycle, PurserctlTablesJsonAndExitCodes) {
   server.Wait();
   EXPECT_EQ(RunCtl(server, "endpoints list", &out), 3) << out;
   EXPECT_NE(out.find("unreachable"), std::string::npos) << out;
+}
+
+// Mistakes on the command line or in the files given are named, with the
+// documented exit codes, and no gRPC log line reaches the operator.
+TEST(AgentLifecycle, PurserctlNamesBadFlagsAndFiles) {
+  TempDir dir;
+  TestServer server(dir.path());
+  ASSERT_TRUE(server.Start().ok());
+  std::string out;
+  EXPECT_EQ(RunCtl(server, "--bogus endpoints list", &out), 2) << out;
+  EXPECT_NE(out.find("unknown flag --bogus"), std::string::npos) << out;
+  EXPECT_EQ(RunCtl(server, "endpoints list --page_size=many", &out), 2) << out;
+  EXPECT_NE(out.find("--page_size"), std::string::npos) << out;
+  EXPECT_EQ(RunCtl(server, "--help", &out), 0) << out;
+  EXPECT_NE(out.find("Commands:"), std::string::npos) << out;
+  EXPECT_EQ(out.find("No flags matched"), std::string::npos) << out;
+  EXPECT_EQ(RunCtl(server, "run start --plan lease-test --all --params workspace", &out), 2);
+  EXPECT_NE(out.find("\"workspace\" is not key=value"), std::string::npos) << out;
+
+  ASSERT_TRUE(WriteFileAtomic(dir.Sub("junk.pem"), "not pem at all").ok());
+  EXPECT_EQ(RunCtl(server, "--ca=" + dir.Sub("junk.pem") + " endpoints list", &out), 2) << out;
+  EXPECT_NE(out.find(dir.Sub("junk.pem")), std::string::npos) << out;
+  std::string admin = server.data_dir() + "/admin";
+  EXPECT_EQ(RunCtl(server, "--cert=" + admin + ".key --key=" + admin + ".pem endpoints list", &out),
+            2)
+      << out;
+  EXPECT_NE(out.find("swapped"), std::string::npos) << out;
+  EXPECT_NE(out.find(admin + ".key"), std::string::npos) << out;
+
+  // A certificate from another CA: the server would refuse it, and it says so.
+  std::string key = *GenerateKeyPem();
+  auto other_ca = MakeSelfSignedCa(key, {"Other CA", "", 3600, true, {}, {}});
+  std::string leaf_key = *GenerateKeyPem();
+  auto leaf = IssueCert(key, other_ca->pem, *PublicKeyDerOfKey(leaf_key),
+                        {"mallory", "admin", 3600, false, {}, {}});
+  ASSERT_TRUE(WriteFileAtomic(dir.Sub("m.pem"), leaf->pem).ok());
+  ASSERT_TRUE(WriteFileAtomic(dir.Sub("m.key"), leaf_key, 0600).ok());
+  EXPECT_EQ(
+      RunCtl(server,
+             "--cert=" + dir.Sub("m.pem") + " --key=" + dir.Sub("m.key") + " endpoints list", &out),
+      4)
+      << out;
+  EXPECT_NE(out.find("refuses certificate " + dir.Sub("m.pem")), std::string::npos) << out;
+
+  EXPECT_EQ(RunCtl(server, "--server=127.0.0.1:1 endpoints list", &out), 3) << out;
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    EXPECT_FALSE(line.size() > 5 && (line[0] == 'E' || line[0] == 'I' || line[0] == 'W') &&
+                 absl::ascii_isdigit(line[1]) && absl::ascii_isdigit(line[4]))
+        << "a gRPC log line: " << line;
+  }
 }
 
 }  // namespace

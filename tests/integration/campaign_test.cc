@@ -151,6 +151,38 @@ TEST_F(CampaignTest, CanaryFirstThenWavesWithinMaxInFlight) {
   EXPECT_EQ(g.campaign().waves(1).members(), 11);
 }
 
+// A plan uploaded under the same name after the canary passed must not reach
+// the waves: they run the version the canary proved.
+TEST_F(CampaignTest, WavesRunThePlanVersionTheCanaryRan) {
+  Start();
+  Fleet(4, 0);
+  v1::CreateCampaignRequest req;
+  req.mutable_policy()->set_canary_count(1);
+  req.mutable_policy()->set_approve_after_canary(true);
+  v1::Campaign c = Create(req);
+  EXPECT_EQ(c.plan_sha256().size(), 64u);
+  auto waiting = WaitState(c.id(), v1::CAMPAIGN_STATE_WAITING_APPROVAL);
+  v1::UploadPlanRequest up;
+  up.set_filename("campaign-test.textproto");
+  up.set_text(R"(name: "campaign-test" purpose: PLAN_PURPOSE_ONBOARD
+                 steps { id: "untested-change" kind: STEP_KIND_VERIFY
+                         platforms { product: OS_PRODUCT_WINDOWS_7 }
+                         platforms { product: OS_PRODUCT_WINDOWS_8_1 }
+                         check_file { path: "C:\never-there" } })");
+  v1::Plan uploaded;
+  grpc::ClientContext uctx;
+  ASSERT_TRUE(server_->Admin()->UploadPlan(&uctx, up, &uploaded).ok());
+  Act(c.id(), Action::ACTION_APPROVE);
+  auto done = WaitState(c.id(), v1::CAMPAIGN_STATE_COMPLETED);
+  EXPECT_EQ(done.campaign().counters().done(), 4) << done.campaign().ShortDebugString();
+  EXPECT_EQ(done.campaign().plan_sha256(), c.plan_sha256());
+  for (const auto& m : done.members()) {
+    auto e = server_->Get(m.endpoint_id());
+    ASSERT_TRUE(e.ok());
+    for (const auto& j : e->jobs()) EXPECT_EQ(j.step_id(), "require-windefend") << m.wave();
+  }
+}
+
 TEST_F(CampaignTest, AutoPausesExactlyAtTheThresholdThenResumes) {
   Start();
   Fleet(24, 6);
@@ -229,14 +261,31 @@ TEST_F(CampaignTest, CancelLeavesNothingStuck) {
       absl::Seconds(30)));
   auto g = Get(c.id());
   EXPECT_EQ(g.campaign().counters().running() + g.campaign().counters().pending(), 0);
+  int interrupted = 0;
   for (const auto& m : g.members()) {
     auto e = server_->Get(m.endpoint_id());
+    std::string applied;
     for (const auto& j : e->jobs()) {
       EXPECT_NE(j.state(), v1::JOB_STATE_QUEUED);
       EXPECT_NE(j.state(), v1::JOB_STATE_LEASED);
       EXPECT_NE(j.state(), v1::JOB_STATE_PENDING);
+      if (j.state() == v1::JOB_STATE_SUCCEEDED && j.kind() != v1::STEP_KIND_VERIFY) {
+        applied = j.step_id();
+      }
+    }
+    // A cancelled run that changed the machine says what it applied.
+    if (e->endpoint().state() == v1::ENDPOINT_STATE_ONBOARDED) continue;
+    if (applied.empty()) {
+      EXPECT_EQ(e->endpoint().state(), v1::ENDPOINT_STATE_ENROLLED) << e->endpoint().DebugString();
+    } else {
+      ++interrupted;
+      EXPECT_EQ(e->endpoint().state(), v1::ENDPOINT_STATE_INTERRUPTED)
+          << e->endpoint().DebugString();
+      EXPECT_NE(e->endpoint().state_detail().find(applied), std::string::npos)
+          << e->endpoint().state_detail();
     }
   }
+  EXPECT_GT(interrupted, 0);
   // Cancelled is final: nothing starts afterwards.
   absl::SleepFor(absl::Milliseconds(500));
   EXPECT_EQ(Get(c.id()).campaign().counters().running(), 0);
@@ -319,8 +368,8 @@ TEST_F(DriftTest, FailedReverifyMarksTheEndpointDrifted) {
       WaitUntil([&] { return server_->Get(id)->endpoint().state() == v1::ENDPOINT_STATE_DRIFTED; },
                 absl::Seconds(30)));
   auto e = server_->Get(id)->endpoint();
-  EXPECT_NE(e.state_detail().find("verify-sense"), std::string::npos) << e.state_detail();
-  EXPECT_NE(e.state_detail().find("NOT_INSTALLED"), std::string::npos) << e.state_detail();
+  EXPECT_NE(e.state_detail().find("verify-workspace"), std::string::npos) << e.state_detail();
+  EXPECT_NE(e.state_detail().find("not configured in MMA"), std::string::npos) << e.state_detail();
   absl::SleepFor(absl::Seconds(2));  // without remediation it stays drifted
   EXPECT_EQ(server_->Get(id)->endpoint().state(), v1::ENDPOINT_STATE_DRIFTED);
 }

@@ -141,18 +141,21 @@ absl::StatusOr<Resp> Call(v1::OperatorService::Stub* stub, Method m, const Req& 
 using Stub = v1::OperatorService::Stub;
 }  // namespace
 
-absl::StatusOr<std::string> TestServer::Token(int uses, int64_t ttl_seconds) {
+absl::StatusOr<std::string> TestServer::Token(int uses, int64_t ttl_seconds,
+                                              const std::vector<std::string>& readmit) {
   v1::CreateEnrollmentTokenRequest req;
   req.set_max_uses(uses);
   req.set_ttl_seconds(ttl_seconds);
+  for (const auto& id : readmit) req.add_readmit_endpoint_ids(id);
   auto resp = Call<v1::CreateEnrollmentTokenRequest, v1::CreateEnrollmentTokenResponse>(
       Admin().get(), &Stub::CreateEnrollmentToken, req);
   if (!resp.ok()) return resp.status();
   return resp->token();
 }
 
-absl::StatusOr<std::string> TestServer::TokenFile(int uses) {
-  auto token = Token(uses);
+absl::StatusOr<std::string> TestServer::TokenFile(int uses,
+                                                  const std::vector<std::string>& readmit) {
+  auto token = Token(uses, 3600, readmit);
   if (!token.ok()) return token.status();
   std::string path =
       absl::StrCat(root_, "/token.", starts_, ".", uses, ".", absl::ToUnixNanos(absl::Now()));
@@ -217,9 +220,11 @@ absl::StatusOr<v1::ArtifactInfo> TestServer::Upload(const std::string& name,
   header.mutable_header()->set_name(name);
   header.mutable_header()->set_size(static_cast<int64_t>(data.size()));
   writer->Write(header);
-  v1::UploadArtifactRequest chunk;
-  chunk.set_chunk(data);
-  writer->Write(chunk);
+  for (size_t off = 0; off < data.size(); off += 256 * 1024) {
+    v1::UploadArtifactRequest chunk;
+    chunk.set_chunk(data.substr(off, 256 * 1024));
+    if (!writer->Write(chunk)) break;
+  }
   writer->WritesDone();
   grpc::Status st = writer->Finish();
   if (!st.ok())

@@ -60,9 +60,11 @@ class TestServer {
   std::string ca_pem() const;
   std::string Log() const { return process_ ? process_->Log() : ""; }
   std::unique_ptr<v1::OperatorService::Stub> Admin() const;
-  // Makes a token with `uses` and `ttl_seconds`, written to a file; returns it.
-  absl::StatusOr<std::string> Token(int uses, int64_t ttl_seconds = 3600);
-  absl::StatusOr<std::string> TokenFile(int uses);
+  // Makes a token with `uses` and `ttl_seconds` (readmitting the revoked
+  // endpoints named); returns it, or the file it was written to.
+  absl::StatusOr<std::string> Token(int uses, int64_t ttl_seconds = 3600,
+                                    const std::vector<std::string>& readmit = {});
+  absl::StatusOr<std::string> TokenFile(int uses, const std::vector<std::string>& readmit = {});
   absl::StatusOr<v1::GetEndpointResponse> Get(const std::string& id) const;
   absl::StatusOr<std::vector<v1::Endpoint>> List() const;
   absl::StatusOr<v1::StartRunResponse> StartRun(const std::string& plan,

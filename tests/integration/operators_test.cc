@@ -3,7 +3,9 @@
 // audit log, and the Python example against a live server.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
+#include <set>
 #include <thread>
 
 #include "grpcpp/client_context.h"
@@ -67,6 +69,8 @@ std::function<grpc::Status(Stub*)> Unary(grpc::Status (Stub::*m)(grpc::ClientCon
 TEST_F(OperatorsTest, EveryRoleMethodPairIsAllowedOrRefusedAsSpecified) {
   v1::GetEndpointRequest some_endpoint;
   some_endpoint.set_id("0123456789abcdef0123456789abcdef");
+  v1::GetEndpointHistoryRequest some_history;
+  some_history.set_id(some_endpoint.id());
   v1::StartRunRequest run;
   run.set_plan_name("campaign-test");
   run.set_all_endpoints(true);
@@ -112,7 +116,7 @@ TEST_F(OperatorsTest, EveryRoleMethodPairIsAllowedOrRefusedAsSpecified) {
       {"CountEndpoints", "viewer", Unary(&Stub::CountEndpoints)},
       {"GetServerStats", "viewer", Unary(&Stub::GetServerStats)},
       {"GetEndpoint", "viewer", Unary(&Stub::GetEndpoint, some_endpoint)},
-      {"GetEndpointHistory", "viewer", Unary(&Stub::GetEndpointHistory, some_endpoint)},
+      {"GetEndpointHistory", "viewer", Unary(&Stub::GetEndpointHistory, some_history)},
       {"ListPlans", "viewer", Unary(&Stub::ListPlans)},
       {"ListArtifacts", "viewer", Unary(&Stub::ListArtifacts)},
       {"ListCampaigns", "viewer", Unary(&Stub::ListCampaigns)},
@@ -184,7 +188,7 @@ TEST_F(OperatorsTest, RevocationRefusesTheNextCallAndClosesOpenStreams) {
   EXPECT_EQ(stream_status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
-TEST_F(OperatorsTest, RevokedAgentIsRefusedAndReenrollsOnlyWithANewToken) {
+TEST_F(OperatorsTest, RevokedAgentIsRefusedAndReenrollsOnlyWhenReadmitted) {
   auto token_file = server_->TokenFile(1);
   auto agent = StartAgent(*server_, dir_.Sub("a"), *token_file, "win81-x64-ent");
   ASSERT_TRUE(agent.ok());
@@ -205,11 +209,16 @@ TEST_F(OperatorsTest, RevokedAgentIsRefusedAndReenrollsOnlyWithANewToken) {
   EXPECT_EQ((*agent)->Wait(absl::Seconds(10)), 1) << "the agent's open poll was not closed";
   EXPECT_NE((*agent)->Log().find("revoked"), std::string::npos) << (*agent)->Log();
   EXPECT_EQ(server_->Get(id)->endpoint().state(), v1::ENDPOINT_STATE_REVOKED);
-  // The used-up token cannot bring it back; a new one can, keeping its identity.
+  // Neither the used-up token nor a new one brings it back; one that
+  // readmits it does, keeping its identity.
   auto old_token =
       StartAgent(*server_, dir_.Sub("a"), *token_file, "win81-x64-ent", {"--reenroll"});
   EXPECT_NE((*old_token)->Wait(absl::Seconds(10)), 0);
-  auto fresh = server_->TokenFile(1);
+  auto other = server_->TokenFile(1);
+  auto refused = StartAgent(*server_, dir_.Sub("a"), *other, "win81-x64-ent", {"--reenroll"});
+  EXPECT_NE((*refused)->Wait(absl::Seconds(10)), 0);
+  EXPECT_NE((*refused)->Log().find("revoked"), std::string::npos) << (*refused)->Log();
+  auto fresh = server_->TokenFile(1, {id});
   auto again = StartAgent(*server_, dir_.Sub("a"), *fresh, "win81-x64-ent", {"--reenroll"});
   ASSERT_TRUE(WaitUntil([&] {
     auto e = server_->Get(id);
@@ -280,6 +289,34 @@ TEST_F(OperatorsTest, AuditRecordsEveryChangeWithoutSecrets) {
   for (const auto& e : log.entries()) EXPECT_EQ(e.request_json().find(secret), std::string::npos);
 }
 
+// A refusal names who was refused, from the certificate, even a revoked one;
+// refused reads are recorded too.
+TEST_F(OperatorsTest, RefusalsAreAuditedUnderTheCallersName) {
+  Person vera = Issue("vera", "viewer");
+  EXPECT_EQ(Unary(&Stub::ListAudit)(vera.stub.get()).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::RevokeCertificateRequest rev;
+  rev.set_serial(vera.serial);
+  ASSERT_TRUE(Unary(&Stub::RevokeCertificate, rev)(server_->Admin().get()).ok());
+  EXPECT_EQ(Unary(&Stub::ListEndpoints)(vera.stub.get()).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  std::string out;
+  ASSERT_EQ(RunCtl(*server_, "audit --who vera -o json", &out), 0) << out;
+  v1::ListAuditRequest req;
+  req.set_who("vera");
+  v1::ListAuditResponse log;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(server_->Admin()->ListAudit(&ctx, req, &log).ok());
+  std::set<std::string> refused;
+  for (const auto& e : log.entries()) {
+    EXPECT_EQ(e.role(), "viewer");
+    EXPECT_EQ(e.cert_serial(), vera.serial);
+    if (e.result_code() == 7) refused.insert(e.method());
+  }
+  EXPECT_TRUE(refused.count("ListAudit")) << log.DebugString();
+  EXPECT_TRUE(refused.count("ListEndpoints")) << log.DebugString();
+}
+
 TEST_F(OperatorsTest, ViewerScriptReadsCampaignStatusButCannotChangeIt) {
   auto token = server_->TokenFile(3);
   std::vector<std::unique_ptr<Process>> agents;
@@ -292,7 +329,8 @@ TEST_F(OperatorsTest, ViewerScriptReadsCampaignStatusButCannotChangeIt) {
   }));
   std::string out;
   ASSERT_EQ(RunCtl(*server_, "campaign create check --plan campaign-test -o json", &out), 0) << out;
-  std::string id = out.substr(out.find("\"c-") + 1, 10);
+  size_t at = out.find("\"c-") + 1;
+  std::string id = out.substr(at, out.find('"', at) - at);
   ASSERT_EQ(RunCtl(*server_, "campaign watch " + id, &out), 0) << out;
   // The admin makes a viewer certificate for the script, as the README shows.
   ASSERT_EQ(
@@ -321,6 +359,84 @@ TEST_F(OperatorsTest, ViewerScriptReadsCampaignStatusButCannotChangeIt) {
             4);
   EXPECT_EQ(WEXITSTATUS(std::system((base + " campaign get " + id + " >/dev/null 2>&1").c_str())),
             0);
+}
+
+// Lists that grow with the fleet come in pages that follow each other with
+// nothing lost or repeated.
+TEST_F(OperatorsTest, LongListsComeInPages) {
+  for (int i = 0; i < 4; ++i) Issue("person-" + std::to_string(i), "viewer");
+  std::vector<std::string> all_serials;
+  {
+    v1::ListCertificatesResponse all;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(server_->Admin()->ListCertificates(&ctx, v1::ListCertificatesRequest(), &all).ok());
+    for (const auto& c : all.certificates()) all_serials.push_back(c.serial());
+  }
+  ASSERT_GE(all_serials.size(), 5u);
+  std::vector<std::string> paged;
+  v1::ListCertificatesRequest req;
+  req.set_page_size(2);
+  for (int pages = 0; pages < 10; ++pages) {
+    v1::ListCertificatesResponse page;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(server_->Admin()->ListCertificates(&ctx, req, &page).ok());
+    EXPECT_LE(page.certificates_size(), 2);
+    for (const auto& c : page.certificates()) paged.push_back(c.serial());
+    if (page.next_page_token().empty()) break;
+    req.set_page_token(page.next_page_token());
+  }
+  EXPECT_EQ(paged, all_serials);
+
+  v1::CreateCampaignRequest create;
+  create.set_name("paged");
+  create.set_plan_name("campaign-test");
+  for (int i = 0; i < 7; ++i)
+    create.mutable_target()->add_endpoint_ids("not-enrolled-" + std::to_string(i));
+  v1::Campaign c;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(server_->Admin()->CreateCampaign(&ctx, create, &c).ok());
+  }
+  std::vector<std::string> members;
+  v1::GetCampaignRequest get;
+  get.set_id(c.id());
+  get.set_page_size(3);
+  for (int pages = 0; pages < 10; ++pages) {
+    v1::GetCampaignResponse page;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(server_->Admin()->GetCampaign(&ctx, get, &page).ok());
+    EXPECT_LE(page.members_size(), 3);
+    EXPECT_EQ(page.campaign().counters().members(), 7);
+    for (const auto& m : page.members()) members.push_back(m.endpoint_id());
+    if (page.next_page_token().empty()) break;
+    get.set_page_token(page.next_page_token());
+  }
+  ASSERT_EQ(members.size(), 7u);
+  EXPECT_TRUE(std::is_sorted(members.begin(), members.end()));
+
+  auto token = server_->Token(1);
+  auto agent = EnrollRaw(*server_, *token, Win7Inventory("h"), dir_.Sub("h"));
+  ASSERT_TRUE(agent.ok());
+  ASSERT_TRUE(server_->StartRun("lease-test", {agent->identity.endpoint_id}, {}).ok());
+  v1::GetEndpointHistoryRequest hreq;
+  hreq.set_id(agent->identity.endpoint_id);
+  v1::EndpointHistory whole;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(server_->Admin()->GetEndpointHistory(&ctx, hreq, &whole).ok());
+  }
+  ASSERT_GE(whole.entries_size(), 2);
+  hreq.set_page_size(1);
+  int seen = 0;
+  for (int pages = 0; pages < 20; ++pages) {
+    v1::EndpointHistory page;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(server_->Admin()->GetEndpointHistory(&ctx, hreq, &page).ok());
+    seen += page.entries_size();
+    if (page.next_before_unix_ms() == 0) break;
+    hreq.set_before_unix_ms(page.next_before_unix_ms());
+  }
+  EXPECT_EQ(seen, whole.entries_size());
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // cannot, TLS interception, tampered packages, and the workspace key kept secret.
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include "client/artifact_cache.h"
 #include "google/protobuf/text_format.h"
@@ -47,12 +48,14 @@ class PlanTest : public ::testing::Test {
 
   v1::StartRunResponse Run(const std::string& plan, const std::vector<std::string>& ids,
                            std::map<std::string, std::string> params,
-                           v1::RebootPolicy::Mode reboot = v1::RebootPolicy::MODE_NOW) {
+                           v1::RebootPolicy::Mode reboot = v1::RebootPolicy::MODE_NOW,
+                           int reboot_timeout_seconds = 0) {
     v1::StartRunRequest req;
     req.set_plan_name(plan);
     for (const auto& id : ids) req.add_endpoint_ids(id);
     for (const auto& [k, v] : params) (*req.mutable_params())[k] = v;
     req.mutable_reboot_policy()->set_mode(reboot);
+    req.mutable_reboot_policy()->set_reboot_timeout_seconds(reboot_timeout_seconds);
     v1::StartRunResponse resp;
     grpc::ClientContext ctx;
     grpc::Status st = server_->Admin()->StartRun(&ctx, req, &resp);
@@ -95,14 +98,18 @@ class PlanTest : public ::testing::Test {
 };
 
 TEST_F(PlanTest, EveryProfileOnboardsAndOffboards) {
-  const std::vector<std::string> profiles = {"win7-sp1-x64-ent",  "win7-sp1-x86-pro",
-                                             "win81-x64-ent",     "win81-x86-pro",
-                                             "win2008r2-sp1-x64", "win7-sp1-x64-ent-onboarded"};
+  const std::vector<std::string> profiles = {"win7-sp1-x64-ent",
+                                             "win7-sp1-x86-pro",
+                                             "win81-x64-ent",
+                                             "win81-x86-pro",
+                                             "win2008r2-sp1-x64",
+                                             "win7-sp1-x64-ent-onboarded",
+                                             "win7-sp1-x64-ent-other-mma"};
   std::map<std::string, std::string> ids;
   for (const auto& p : profiles) ids[p] = Agent(p);
   std::vector<std::string> all;
   for (const auto& [p, id] : ids) all.push_back(id);
-  EXPECT_EQ(Run("mde-downlevel-onboard", all, params_).started_size(), 6);
+  EXPECT_EQ(Run("mde-downlevel-onboard", all, params_).started_size(), 7);
   for (const auto& [p, id] : ids) {
     SCOPED_TRACE(p);
     auto e = WaitFor(id, v1::ENDPOINT_STATE_ONBOARDED);
@@ -110,27 +117,35 @@ TEST_F(PlanTest, EveryProfileOnboardsAndOffboards) {
     EXPECT_TRUE(m.mma_installed());
     bool has_ws = false;
     for (const auto& w : m.workspaces()) has_ws |= w.id() == "test-workspace";
-    EXPECT_TRUE(has_ws || p == "win7-sp1-x64-ent-onboarded");
+    EXPECT_TRUE(has_ws) << m.ShortDebugString();
+    ASSERT_NE(Job(*server_->Get(id), "verify-workspace"), nullptr);
+    EXPECT_EQ(Job(*server_->Get(id), "verify-workspace")->state(), v1::JOB_STATE_SUCCEEDED);
   }
-  // Already onboarded by hand: MMA is there, so the install step is skipped.
-  auto pre = server_->Get(ids["win7-sp1-x64-ent-onboarded"]);
-  ASSERT_NE(Job(*pre, "install-mma"), nullptr);
-  EXPECT_EQ(Job(*pre, "install-mma")->state(), v1::JOB_STATE_SKIPPED);
+  // MMA found installed: the install step is skipped and the Defender
+  // workspace added to it, beside the workspaces it already reports to.
+  for (const char* p : {"win7-sp1-x64-ent-onboarded", "win7-sp1-x64-ent-other-mma"}) {
+    auto pre = server_->Get(ids[p]);
+    ASSERT_NE(Job(*pre, "install-mma"), nullptr) << p;
+    EXPECT_EQ(Job(*pre, "install-mma")->state(), v1::JOB_STATE_SKIPPED) << p;
+    EXPECT_EQ(Job(*pre, "mma-add-workspace")->state(), v1::JOB_STATE_SUCCEEDED) << p;
+    EXPECT_EQ(Machine(p).workspaces_size(), 2) << p;
+  }
   EXPECT_EQ(Job(*server_->Get(ids["win7-sp1-x64-ent"]), "install-mma")->state(),
             v1::JOB_STATE_SUCCEEDED);
 
-  // The machine onboarded by hand uses its own workspace; the others ours.
-  std::string by_hand = ids["win7-sp1-x64-ent-onboarded"];
-  all.erase(std::find(all.begin(), all.end(), by_hand));
+  // Offboarding removes our workspace only; another team's stays. (The
+  // machine onboarded by hand keeps a Defender workspace of its own, so its
+  // sensor keeps running: it is not offboarded here.)
+  all.erase(std::find(all.begin(), all.end(), ids["win7-sp1-x64-ent-onboarded"]));
   EXPECT_EQ(Run("mde-downlevel-offboard", all, {{"workspace_id", "test-workspace"}}).started_size(),
-            5);
-  EXPECT_EQ(Run("mde-downlevel-offboard", {by_hand}, {{"workspace_id", "preexisting-workspace"}})
-                .started_size(),
-            1);
+            6);
   for (const auto& [p, id] : ids) {
     SCOPED_TRACE(p);
+    if (p == "win7-sp1-x64-ent-onboarded") continue;
     WaitFor(id, v1::ENDPOINT_STATE_OFFBOARDED);
-    EXPECT_EQ(Machine(p).workspaces_size(), 0);
+    v1::SimMachine m = Machine(p);
+    for (const auto& w : m.workspaces()) EXPECT_NE(w.id(), "test-workspace");
+    EXPECT_EQ(m.workspaces_size(), p == "win7-sp1-x64-ent-other-mma" ? 1 : 0);
   }
 }
 
@@ -199,12 +214,26 @@ TEST_F(PlanTest, TlsInterceptionIsDetected) {
   ASSERT_TRUE(WaitUntil(
       [&] {
         auto e = server_->Get(id);
-        return e.ok() && e->endpoint().error_class() == v1::ERROR_CLASS_NETWORK;
+        return e.ok() && e->endpoint().error_class() == v1::ERROR_CLASS_TLS_INTERCEPTION;
       },
       absl::Seconds(30)));
   auto e = server_->Get(id);
   EXPECT_NE(e->endpoint().state_detail().find("TLS interception"), std::string::npos);
   EXPECT_NE(e->endpoint().state_detail().find("verify-connectivity"), std::string::npos);
+  EXPECT_EQ(e->endpoint().state_detail().find("(proxy )"), std::string::npos)
+      << "no proxy is set: none is named";
+  // Its own class, in the job and the history too, so retries and thresholds can target it.
+  bool in_history = false;
+  v1::GetEndpointHistoryRequest hreq;
+  hreq.set_id(id);
+  v1::EndpointHistory h;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(server_->Admin()->GetEndpointHistory(&ctx, hreq, &h).ok());
+  for (const auto& entry : h.entries()) {
+    in_history |= entry.error_class() == v1::ERROR_CLASS_TLS_INTERCEPTION;
+  }
+  EXPECT_TRUE(in_history) << h.DebugString();
+  EXPECT_EQ(Job(*e, "verify-connectivity")->error_class(), v1::ERROR_CLASS_TLS_INTERCEPTION);
 }
 
 TEST_F(PlanTest, TamperedPackageIsRefused) {
@@ -298,12 +327,14 @@ TEST_F(PlanTest, OperatorRebootPolicyWaitsForPermission) {
   EXPECT_EQ(Machine("win7-sp1-x64-ent").boot_count(), 3);
 }
 
-TEST_F(PlanTest, LostRebootLeavesTheEndpointWaitingAndOffline) {
+// A machine that goes down for a reboot is offline, not failed, until the
+// reboot deadline passes: then its run fails and says why.
+TEST_F(PlanTest, ALostRebootFailsTheRunAtItsDeadline) {
   server_->Kill(SIGTERM);
   server_->Wait();
   StartServer({"--offline_after_ms=1500"});
   std::string id = Agent("win7-sp1-x64-ent", {"--sim_faults=lose_reboot: true"});
-  Run("mde-downlevel-onboard", {id}, params_);
+  Run("mde-downlevel-onboard", {id}, params_, v1::RebootPolicy::MODE_NOW, 6);
   EXPECT_EQ(agents_["win7-sp1-x64-ent"]->Wait(absl::Seconds(30)), 3);  // never came back
   ASSERT_TRUE(WaitUntil(
       [&] {
@@ -312,8 +343,14 @@ TEST_F(PlanTest, LostRebootLeavesTheEndpointWaitingAndOffline) {
       },
       absl::Seconds(20)));
   auto e = server_->Get(id);
-  EXPECT_EQ(e->endpoint().state(), v1::ENDPOINT_STATE_WAITING_REBOOT);  // offline is not failed
+  if (e->endpoint().state() != v1::ENDPOINT_STATE_FAILED) {
+    EXPECT_EQ(e->endpoint().state(), v1::ENDPOINT_STATE_WAITING_REBOOT);  // offline is not failed
+  }
   EXPECT_TRUE(Machine("win7-sp1-x64-ent").down());
+  auto failed = WaitFor(id, v1::ENDPOINT_STATE_FAILED);
+  EXPECT_EQ(failed.endpoint().error_class(), v1::ERROR_CLASS_REBOOT_LOST);
+  EXPECT_NE(failed.endpoint().state_detail().find("not back after"), std::string::npos)
+      << failed.endpoint().state_detail();
 }
 
 TEST_F(PlanTest, WorkspaceKeyStaysSecret) {
@@ -341,6 +378,74 @@ TEST_F(PlanTest, WorkspaceKeyStaysSecret) {
   for (const auto& f : files) EXPECT_EQ(Slurp(f).find(key_), std::string::npos) << f;
   // The files searched are real: the agent's log shows the install it ran.
   EXPECT_NE(Slurp(dir_.Sub("win7-sp1-x86-pro.log")).find("install-mma-x86"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace purser::testing
+
+namespace purser::testing {
+namespace {
+
+grpc::Status UploadPlan(const TestServer& server, const std::string& filename,
+                        const std::string& text) {
+  v1::UploadPlanRequest req;
+  req.set_filename(filename);
+  req.set_text(text);
+  v1::Plan plan;
+  grpc::ClientContext ctx;
+  return server.Admin()->UploadPlan(&ctx, req, &plan);
+}
+
+std::string SmallPlan(const std::string& name, const std::string& description) {
+  return "name: \"" + name + "\" purpose: PLAN_PURPOSE_ONBOARD description: \"" + description +
+         "\" steps { id: \"check\" kind: STEP_KIND_VERIFY platforms { product: "
+         "OS_PRODUCT_WINDOWS_7 "
+         "} check_service { name: \"HealthService\" } }";
+}
+
+// A plan's name becomes a file name: it must never leave the plans directory.
+TEST(PlanUploadTest, NamesThatArePathsAreRefused) {
+  TempDir dir;
+  TestServer server(dir.path());
+  ASSERT_TRUE(server.Start().ok());
+  for (std::string name : {"../escaped", "a/b", "/tmp/abs", ".hidden", "UPPER"}) {
+    grpc::Status st = UploadPlan(server, "p.textproto", SmallPlan(name, "x"));
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << name;
+    EXPECT_NE(st.error_message().find("name"), std::string::npos) << st.error_message();
+  }
+  EXPECT_FALSE(PathExists(dir.Sub("escaped.textproto")));
+  EXPECT_FALSE(PathExists(dir.Sub("plans/a")));
+}
+
+// Uploaded once as text and again as JSON: one file stays, and the server
+// starts again with the newer version.
+TEST(PlanUploadTest, AReuploadInTheOtherFormatReplacesTheFile) {
+  TempDir dir;
+  TestServer server(dir.path());
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_TRUE(UploadPlan(server, "mine.textproto", SmallPlan("mine", "first")).ok());
+  std::string json =
+      R"({"name": "mine", "purpose": "PLAN_PURPOSE_ONBOARD", "description": "second",
+          "steps": [{"id": "check", "kind": "STEP_KIND_VERIFY",
+                     "platforms": [{"product": "OS_PRODUCT_WINDOWS_7"}],
+                     "checkService": {"name": "HealthService"}}]})";
+  grpc::Status st = UploadPlan(server, "mine.json", json);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(PathExists(dir.Sub("plans/mine.json")));
+  EXPECT_FALSE(PathExists(dir.Sub("plans/mine.textproto")));
+  server.Kill(SIGTERM);
+  ASSERT_EQ(server.Wait(), 0);
+  ASSERT_TRUE(server.Start().ok()) << server.Log();
+  v1::ListPlansResponse plans;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(server.Admin()->ListPlans(&ctx, v1::ListPlansRequest(), &plans).ok());
+  int found = 0;
+  for (const auto& p : plans.plans()) {
+    if (p.name() != "mine") continue;
+    ++found;
+    EXPECT_EQ(p.description(), "second");
+  }
+  EXPECT_EQ(found, 1);
 }
 
 }  // namespace

@@ -215,5 +215,88 @@ TEST_F(SecurityTest, OversizedAndMalformedRequestsAreRefused) {
   EXPECT_EQ(missing_secret.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// The server's name is its own: no operator certificate may carry it.
+TEST_F(SecurityTest, NoCertificateIsIssuedInTheServersName) {
+  std::string key = *GenerateKeyPem();
+  v1::IssueOperatorCertificateRequest req;
+  req.set_csr_pem(*MakeCsr(key, "x"));
+  req.set_name(kServerName);
+  req.set_role("admin");
+  v1::IssuedCertificate cert;
+  grpc::ClientContext ctx;
+  grpc::Status st = server_->Admin()->IssueOperatorCertificate(Ctx(&ctx), req, &cert);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_NE(st.error_message().find("name"), std::string::npos) << st.error_message();
+}
+
+// One endpoint's reports and inventory are bounded: it cannot make every
+// operator's listing or the database grow without limit.
+TEST_F(SecurityTest, ReportsAndInventoriesAreBounded) {
+  auto token = server_->Token(1);
+  auto a = EnrollRaw(*server_, *token, Win7Inventory("a"), dir_.Sub("a"));
+  ASSERT_TRUE(a.ok());
+  v1::CheckInRequest in;
+  *in.mutable_inventory() = Win7Inventory("a");
+  for (int i = 0; i < 5000; ++i)
+    in.mutable_inventory()->add_installed_kbs("KB" + std::to_string(i));
+  v1::CheckInResponse out;
+  grpc::ClientContext c1;
+  grpc::Status st = a->stub->CheckIn(Ctx(&c1), in, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("inventory.installed_kbs"), std::string::npos)
+      << st.error_message();
+  *in.mutable_inventory() = Win7Inventory(std::string(1000, 'h'));
+  grpc::ClientContext c2;
+  st = a->stub->CheckIn(Ctx(&c2), in, &out);
+  EXPECT_NE(st.error_message().find("inventory.hostname"), std::string::npos) << st.error_message();
+
+  auto run = server_->StartRun("lease-test", {a->identity.endpoint_id}, {});
+  ASSERT_TRUE(run.ok());
+  v1::WaitForWorkRequest wait;
+  wait.set_wait_seconds(1);
+  v1::WaitForWorkResponse work;
+  grpc::ClientContext c3;
+  ASSERT_TRUE(a->stub->WaitForWork(Ctx(&c3), wait, &work).ok());
+  ASSERT_TRUE(work.has_job());
+  v1::ReportResultRequest report;
+  report.set_job_id(work.job().job_id());
+  report.set_attempt(work.job().attempt());
+  report.set_outcome(v1::STEP_OUTCOME_FAILED);
+  report.set_message(std::string(100 * 1024, 'm'));
+  v1::ReportResultResponse ack;
+  grpc::ClientContext c4;
+  st = a->stub->ReportResult(Ctx(&c4), report, &ack);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("message"), std::string::npos) << st.error_message();
+  // An attempt that was never leased has no result to report.
+  report.set_message("late");
+  report.set_attempt(work.job().attempt() + 5);
+  grpc::ClientContext c5;
+  st = a->stub->ReportResult(Ctx(&c5), report, &ack);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_NE(st.error_message().find("attempt"), std::string::npos) << st.error_message();
+  auto history = server_->Admin();
+  v1::GetEndpointHistoryRequest hreq;
+  hreq.set_id(a->identity.endpoint_id);
+  v1::EndpointHistory h;
+  grpc::ClientContext c6;
+  ASSERT_TRUE(history->GetEndpointHistory(Ctx(&c6), hreq, &h).ok());
+  EXPECT_EQ(h.DebugString().find("late"), std::string::npos) << h.DebugString();
+}
+
+// A caller without a valid token gets no work done: not even its CSR parsed.
+TEST_F(SecurityTest, TheTokenIsCheckedBeforeTheCsr) {
+  auto channel = MakeTlsChannel(server_->address(), TlsFiles{server_->ca_pem(), "", ""});
+  auto agent = v1::AgentService::NewStub(channel);
+  v1::EnrollRequest req;
+  req.set_token("0123456789abcdef.00000000000000000000000000000000");
+  req.set_csr_pem("not a CSR");
+  *req.mutable_inventory() = Win7Inventory("x");
+  v1::EnrollResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status st = agent->Enroll(Ctx(&ctx), req, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << st.error_message();
+}
+
 }  // namespace
 }  // namespace purser::testing

@@ -44,6 +44,38 @@ TEST(Rollout, WavesByCanaryPercentAndCount) {
   EXPECT_EQ(LastWave(p), 3);
 }
 
+// "e100" sorts first but is a Windows 10 machine the plan skips: the canary
+// must be one that will run, or the waves start with nothing proven.
+TEST(Rollout, TheCanaryIsDrawnFromMembersThatWillRun) {
+  v1::RolloutPolicy p;
+  p.set_canary_count(1);
+  p.add_waves()->set_percent(100);
+  auto ms = AssignWaves(Ids(5), p, {"e102", "e104"});
+  ASSERT_EQ(ms.size(), 5u);
+  EXPECT_EQ(ms[0].wave(), 0);
+  EXPECT_EQ(ms[0].endpoint_id(), "e102");
+  for (size_t i = 1; i < ms.size(); ++i) EXPECT_EQ(ms[i].wave(), 1) << i;
+
+  v1::Plan plan;
+  auto* step = plan.add_steps();
+  step->add_platforms()->set_product(v1::OS_PRODUCT_WINDOWS_7);
+  v1::Endpoint win7, win10, revoked, unknown;
+  win7.set_state(v1::ENDPOINT_STATE_ENROLLED);
+  win7.mutable_os()->set_product(v1::OS_PRODUCT_WINDOWS_7);
+  win7.mutable_os()->set_version("6.1.7601");
+  win7.mutable_os()->set_service_pack(1);
+  win7.mutable_os()->set_arch(v1::ARCH_X64);
+  win10.set_state(v1::ENDPOINT_STATE_UNSUPPORTED);
+  win10.mutable_os()->set_product(v1::OS_PRODUCT_WINDOWS_7);
+  revoked = win7;
+  revoked.set_state(v1::ENDPOINT_STATE_REVOKED);
+  unknown.set_state(v1::ENDPOINT_STATE_ENROLLED);
+  EXPECT_TRUE(WillRun(plan, {}, win7));
+  EXPECT_FALSE(WillRun(plan, {}, win10));
+  EXPECT_FALSE(WillRun(plan, {}, revoked));
+  EXPECT_FALSE(WillRun(plan, {}, unknown));
+}
+
 TEST(Rollout, CanaryFirstThenApprovalThenWaves) {
   v1::RolloutPolicy p;
   p.set_canary_count(2);

@@ -1,6 +1,8 @@
 #include "shared/x509.h"
 
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 namespace purser {
 namespace {
@@ -35,6 +37,29 @@ TEST(X509, IssuesFromCsrWithRoleAndIdentity) {
   EXPECT_NEAR(info->not_after_ms - info->not_before_ms, (600 + 300) * 1000, 2000);
   EXPECT_TRUE(VerifyCert(cert->pem, ca.cert.pem).ok());
   EXPECT_FALSE(VerifyCert(cert->pem, MakeCa("Other").cert.pem).ok());
+}
+
+// Only the server's certificate may serve TLS: a client certificate (agent,
+// operator) presented as a server's must be refused by the peer.
+TEST(X509, OnlyServerCertificatesAreFitForServerAuth) {
+  Ca ca = MakeCa("Test CA");
+  auto fit = [&](const std::string& ou, int purpose) {
+    std::string pub = *PublicKeyDerOfKey(*GenerateKeyPem());
+    auto cert = IssueCert(ca.key, ca.cert.pem, pub, {"purser-server", ou, 600, false, {}, {}});
+    EXPECT_TRUE(cert.ok());
+    BIO* bio = BIO_new_mem_buf(cert->pem.data(), static_cast<int>(cert->pem.size()));
+    X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    bool ok = X509_check_purpose(x, purpose, 0) == 1;
+    X509_free(x);
+    return ok;
+  };
+  for (const char* client : {"agent", "admin", "operator", "viewer"}) {
+    EXPECT_FALSE(fit(client, X509_PURPOSE_SSL_SERVER)) << client;
+    EXPECT_TRUE(fit(client, X509_PURPOSE_SSL_CLIENT)) << client;
+  }
+  EXPECT_TRUE(fit("server", X509_PURPOSE_SSL_SERVER));
+  EXPECT_FALSE(fit("server", X509_PURPOSE_SSL_CLIENT));
 }
 
 TEST(X509, RejectsBadCsrs) {

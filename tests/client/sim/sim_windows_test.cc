@@ -95,7 +95,7 @@ TEST(SimWindows, InjectedFaults) {
   conn.mutable_check_connectivity()->add_urls("${urls}");
   ActionResult net =
       sim->Run(conn, {{"urls", "https://a.example, https://b.example"}}, absl::Seconds(5));
-  EXPECT_EQ(net.error_class, v1::ERROR_CLASS_NETWORK);
+  EXPECT_EQ(net.error_class, v1::ERROR_CLASS_TLS_INTERCEPTION);
   EXPECT_NE(net.message.find("TLS interception"), std::string::npos);
 }
 

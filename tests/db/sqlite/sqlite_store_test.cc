@@ -27,7 +27,7 @@ TEST(SqliteStore, EndpointsFromBeforeTheOsColumnAreFilledInAtOpen) {
   {
     auto store = SqliteStore::Open(path, true);
     ASSERT_TRUE(store.ok());
-    ASSERT_TRUE((*store)->CreateToken({"tok", "hash", 5, 1LL << 50, {}, "", ""}, 0).ok());
+    ASSERT_TRUE((*store)->CreateToken({"tok", "hash", 5, 1LL << 50, {}, "", "", {}}, 0).ok());
     v1::Inventory inv;
     inv.mutable_os()->set_product(v1::OS_PRODUCT_WINDOWS_8_1);
     ASSERT_TRUE((*store)->Enroll({"tok", "hash", "e81", inv, "s1", 1LL << 50, 1}).ok());

@@ -29,15 +29,15 @@ std::string Steps(const std::string& profile, std::map<std::string, std::string>
 TEST(EffectivePlan, Windows7x64) {
   EXPECT_EQ(Steps("win7-sp1-x64-ent"),
             "kb4074598-x64 kb3080149-nt61-x64 tls-kb3154518-x64 require-tls-support "
-            "ssu-kb4490628-x64 sha2-kb4474419-x64 install-mma-x64 verify-connectivity "
-            "verify-sense report-windefend");
+            "ssu-kb4490628-x64 sha2-kb4474419-x64 install-mma-x64 mma-add-workspace "
+            "verify-connectivity verify-workspace verify-sense report-windefend");
 }
 
 TEST(EffectivePlan, Windows7x86) {
   EXPECT_EQ(Steps("win7-sp1-x86-pro"),
             "kb4074598-x86 kb3080149-nt61-x86 tls-kb3154518-x86 require-tls-support "
-            "ssu-kb4490628-x86 sha2-kb4474419-x86 install-mma-x86 verify-connectivity "
-            "verify-sense report-windefend");
+            "ssu-kb4490628-x86 sha2-kb4474419-x86 install-mma-x86 mma-add-workspace "
+            "verify-connectivity verify-workspace verify-sense report-windefend");
 }
 
 TEST(EffectivePlan, Server2008R2) {
@@ -46,9 +46,11 @@ TEST(EffectivePlan, Server2008R2) {
 
 TEST(EffectivePlan, Windows81) {
   EXPECT_EQ(Steps("win81-x64-ent"),
-            "kb3080149-nt63-x64 install-mma-x64 verify-connectivity verify-sense report-windefend");
+            "kb3080149-nt63-x64 install-mma-x64 mma-add-workspace verify-connectivity "
+            "verify-workspace verify-sense report-windefend");
   EXPECT_EQ(Steps("win81-x86-pro"),
-            "kb3080149-nt63-x86 install-mma-x86 verify-connectivity verify-sense report-windefend");
+            "kb3080149-nt63-x86 install-mma-x86 mma-add-workspace verify-connectivity "
+            "verify-workspace verify-sense report-windefend");
 }
 
 TEST(EffectivePlan, UnsupportedOsGetsNothing) { EXPECT_EQ(Steps("win10-x64-ent"), ""); }
@@ -58,7 +60,8 @@ TEST(EffectivePlan, ScepAndProxyBranchesFollowParameters) {
                         {{"scep", "true"}, {"set_winhttp_proxy", "true"}, {"proxy", "p:8080"}});
   EXPECT_EQ(s,
             "kb3080149-nt63-x64 scep-kb3209361-x64 scep-cloud-protection-advanced proxy-winhttp "
-            "install-mma-x64 verify-connectivity verify-sense report-windefend");
+            "install-mma-x64 mma-add-workspace verify-connectivity verify-workspace verify-sense "
+            "report-windefend");
 }
 
 TEST(EffectivePlan, ParametersAreChecked) {

@@ -36,7 +36,8 @@ TEST(PlanLoader, ErrorsNameFileLineAndField) {
   const std::string platform = "  platforms { product: OS_PRODUCT_WINDOWS_7 }\n";
   std::vector<Case> cases = {
       {"unknown action", "steps {\n  id: \"s\"\n  install_foo { }\n}\n",
-       "bad.textproto:8:15: Message type \"purser.v1.Step\" has no field named \"install_foo\""},
+       "bad.textproto:8:15: steps[0].install_foo: Message type \"purser.v1.Step\" has no field "
+       "named \"install_foo\""},
       {"no action", "steps {\n  id: \"s\"\n  kind: STEP_KIND_PATCH\n" + platform + "}\n",
        "bad.textproto:6: steps[0]: a step needs exactly one action"},
       {"no platform",
@@ -85,6 +86,47 @@ TEST(PlanLoader, JsonPlansAreAccepted) {
   auto bad = ParsePlan(R"({"name": "j", "stepz": []})", "plan.json");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("plan.json"), std::string::npos);
+}
+
+// What protobuf's own parser reports gets the field path; what it would
+// accept and only log (bad UTF-8) or what cannot travel (too big) is refused
+// here, naming the file.
+TEST(PlanLoader, ParseErrorsNameTheFieldPathAndBadTextIsRefused) {
+  std::string plan = absl::StrCat(kHeader,
+                                  "steps { id: \"a\" }\nsteps {\n  id: \"b\"\n"
+                                  "  timeout_seconds: \"soon\"\n}\n");
+  auto bad_int = ParsePlan(plan, "bad.textproto");
+  ASSERT_FALSE(bad_int.ok());
+  EXPECT_NE(bad_int.status().message().find("bad.textproto:9:20: steps[1].timeout_seconds: "),
+            std::string::npos)
+      << bad_int.status();
+  auto nested =
+      ParsePlan(absl::StrCat(kHeader, "steps {\n  id: \"c\"\n  skip_if { kb_installed: 5 }\n}\n"),
+                "bad.textproto");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_NE(nested.status().message().find("steps[0].skip_if.kb_installed"), std::string::npos)
+      << nested.status();
+
+  std::string utf8 = absl::StrCat(kHeader, "description: \"caf\xc3\xa9 \xff\"\n");
+  auto bad_utf8 = ParsePlan(utf8, "utf8.textproto");
+  ASSERT_FALSE(bad_utf8.ok());
+  EXPECT_NE(bad_utf8.status().message().find("utf8.textproto:6: not valid UTF-8"),
+            std::string::npos)
+      << bad_utf8.status();
+  EXPECT_TRUE(ParsePlan(absl::StrCat(kHeader, "description: \"caf\xc3\xa9\"\n"), "ok.textproto")
+                  .status()
+                  .message()
+                  .find("UTF-8") == std::string::npos);
+
+  std::string big = absl::StrCat(kHeader, "description: \"", std::string(600 * 1024, 'x'), "\"\n");
+  auto too_big = ParsePlan(big, "big.textproto");
+  ASSERT_FALSE(too_big.ok());
+  EXPECT_NE(too_big.status().message().find("big.textproto: "), std::string::npos)
+      << too_big.status().message().substr(0, 200);
+  EXPECT_NE(too_big.status().message().find("at most"), std::string::npos);
+  EXPECT_EQ(InvalidUtf8At("\xed\xa0\x80"), 0u);  // a surrogate
+  EXPECT_EQ(InvalidUtf8At("ok\xe2\x82"), 2u);    // cut short
+  EXPECT_EQ(InvalidUtf8At("\xf0\x9f\x98\x80"), std::string::npos);
 }
 
 }  // namespace
