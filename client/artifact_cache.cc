@@ -58,9 +58,9 @@ absl::StatusOr<std::string> ArtifactCache::Ensure(v1::AgentService::Stub* stub,
     return absl::UnavailableError(
         absl::StrCat("downloading ", artifact.name(), ": ", gs.error_message()));
   }
-  auto data = ReadFile(partial);
-  if (!data.ok()) return data.status();
-  std::string got = Sha256Hex(*data);
+  auto hashed = Sha256HexOfFile(partial);  // a block at a time: packages may be large
+  if (!hashed.ok()) return hashed.status();
+  const std::string& got = *hashed;
   if (got != sha) {
     ::unlink(partial.c_str());
     return absl::DataLossError(absl::StrCat(
@@ -69,7 +69,8 @@ absl::StatusOr<std::string> ArtifactCache::Ensure(v1::AgentService::Stub* stub,
   if (::rename(partial.c_str(), path.c_str()) != 0) {
     return absl::InternalError(absl::StrCat("cannot store ", path));
   }
-  LogInfo("staged %s (%d bytes)", artifact.name(), static_cast<int>(data->size()));
+  SyncParentDir(path).IgnoreError();  // a lost rename is downloaded again
+  LogInfo("staged %s (%lld bytes)", artifact.name(), static_cast<long long>(offset));
   return path;
 }
 

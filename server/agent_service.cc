@@ -158,7 +158,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::WaitForWork(grpc::CallbackServerCont
                                                         v1::WaitForWorkResponse* resp) {
   auto* r = new WaitReactor(core_, resp);
   int wait = std::clamp(req->wait_seconds(), 0, core_->options.max_wait_seconds);
-  core_->pool->Submit([this, ctx, req, r, wait] {
+  bool queued = core_->pool->TrySubmit([this, ctx, req, r, wait] {
     const std::string method = AgentMethod("WaitForWork");
     auto caller = core_->authz.Authorize(*ctx->auth_context(), method);
     if (!caller.ok()) {
@@ -170,6 +170,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::WaitForWork(grpc::CallbackServerCont
     r->deadline_ms = core_->clock->NowMs() + wait * 1000LL;
     ProcessWait(core_, r);
   });
+  if (!queued) r->Finish(ServerBusy());
   return r;
 }
 

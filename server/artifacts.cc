@@ -143,6 +143,7 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UploadArtifactRequest> 
       return absl::InternalError("cannot store the upload");
     }
     tmp_.clear();
+    if (absl::Status st = SyncParentDir(core_->artifacts->PathOf(sha)); !st.ok()) return st;
     resp_->set_name(header_.name());
     resp_->set_sha256(sha);
     resp_->set_size(received_);

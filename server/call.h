@@ -19,7 +19,7 @@ grpc::ServerUnaryReactor* ServeUnary(ServerCore* core, grpc::CallbackServerConte
                                      std::string full_method, const google::protobuf::Message* req,
                                      Fn fn) {
   grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
-  core->pool->Submit(
+  bool queued = core->pool->TrySubmit(
       [core, ctx, r, method = std::move(full_method), req, fn = std::move(fn)]() mutable {
         CallAudit audit(core, method, *ctx->auth_context(), *req);
         auto caller = core->authz.Authorize(*ctx->auth_context(), method);
@@ -33,6 +33,7 @@ grpc::ServerUnaryReactor* ServeUnary(ServerCore* core, grpc::CallbackServerConte
         }
         r->Finish(ToGrpc(st));
       });
+  if (!queued) r->Finish(ServerBusy());
   return r;
 }
 

@@ -35,6 +35,9 @@ struct ServerOptions {
   int poll_interval_seconds = 30;  // told to agents
   // Workers wait on the SQLite writer; more of them make bigger commit groups.
   int workers = 16;
+  // New calls waiting for a worker beyond this are refused (RESOURCE_EXHAUSTED)
+  // instead of queuing without bound.
+  size_t max_queued_calls = 50'000;
   int64_t campaign_tick_ms = 500;                  // how often campaigns are moved along
   int64_t reverify_every_ms = 24LL * 3600 * 1000;  // drift checks of onboarded endpoints (0: off)
   bool remediate_drift = false;                    // onboard drifted endpoints again
@@ -77,5 +80,7 @@ struct ServerCore {
 };
 
 grpc::Status ToGrpc(const absl::Status& status);
+// A new call refused because the work queue is full (the caller backs off).
+grpc::Status ServerBusy();
 
 }  // namespace purser::server

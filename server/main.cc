@@ -1,4 +1,5 @@
 // purser-server: the control server. See README.md.
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 
@@ -20,6 +21,8 @@ ABSL_FLAG(int64_t, lease_grace_ms, 30000, "time past a step's timeout before its
 ABSL_FLAG(int64_t, offline_after_ms, 180000, "an endpoint not seen this long is offline");
 ABSL_FLAG(int, max_wait_seconds, 30, "longest long poll");
 ABSL_FLAG(int, workers, 16, "worker threads for store calls (they wait on SQLite commits)");
+ABSL_FLAG(int64_t, max_queued_calls, 50000,
+          "new calls waiting for a worker beyond this are refused (RESOURCE_EXHAUSTED)");
 ABSL_FLAG(bool, mutex_deadlock_checks, true,
           "Abseil's lock-order checks (about 5% of a handshake-heavy load; off for benchmarks)");
 ABSL_FLAG(int64_t, agent_cert_seconds, 30LL * 24 * 3600, "lifetime of agent certificates");
@@ -63,6 +66,8 @@ int main(int argc, char** argv) {
   o.offline_after_ms = absl::GetFlag(FLAGS_offline_after_ms);
   o.max_wait_seconds = absl::GetFlag(FLAGS_max_wait_seconds);
   o.workers = absl::GetFlag(FLAGS_workers);
+  o.max_queued_calls =
+      static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_max_queued_calls)));
   o.agent_cert_seconds = absl::GetFlag(FLAGS_agent_cert_seconds);
   o.campaign_tick_ms = absl::GetFlag(FLAGS_campaign_tick_ms);
   o.reverify_every_ms = absl::GetFlag(FLAGS_reverify_every_ms);

@@ -21,6 +21,11 @@ grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
+grpc::Status ServerBusy() {
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                      "server busy: too many requests queued; retry later");
+}
+
 std::shared_ptr<const ServerCore::PlanMap> ServerCore::Plans() const {
   absl::MutexLock lock(&plans_mu_);
   return plans_;
@@ -92,7 +97,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   for (const auto& c : certs) {
     if (c.revoked_ms != 0) core.authz.Revoke(c.serial);
   }
-  core.pool = std::make_unique<WorkQueue>(options.workers);
+  core.pool = std::make_unique<WorkQueue>(options.workers, options.max_queued_calls);
 
   s->agent_service_ = std::make_unique<AgentServiceImpl>(&core);
   s->campaigns_ = std::make_unique<Campaigns>(&core, options.campaign_tick_ms);

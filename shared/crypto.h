@@ -14,6 +14,8 @@ std::string RandomHex(size_t n);
 std::string HexEncode(std::string_view bytes);
 std::string Sha256(std::string_view data);     // raw 32 bytes
 std::string Sha256Hex(std::string_view data);  // lowercase hex
+// SHA-256 (hex) of a file, read a block at a time: packages may be large.
+absl::StatusOr<std::string> Sha256HexOfFile(const std::string& path);
 // Constant-time equality.
 bool SecureEquals(std::string_view a, std::string_view b);
 

@@ -76,16 +76,19 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& data, i
     ::unlink(tmp.c_str());
     return st;
   }
-  // Make the rename itself durable.
+  return SyncParentDir(path);
+}
+
+absl::Status SyncParentDir(const std::string& path) {
   std::string dir =
       path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/'));
   if (dir.empty()) dir = ".";
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return absl::OkStatus();
+  if (dfd < 0) return ErrnoError("cannot open directory", dir);
+  int rc = ::fsync(dfd);
+  absl::Status st = rc == 0 ? absl::OkStatus() : ErrnoError("cannot fsync directory", dir);
+  ::close(dfd);
+  return st;
 }
 
 absl::StatusOr<int> FileMode(const std::string& path) {

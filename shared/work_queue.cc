@@ -2,7 +2,7 @@
 
 namespace purser {
 
-WorkQueue::WorkQueue(int threads) {
+WorkQueue::WorkQueue(int threads, size_t max_queued) : max_queued_(max_queued) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
 }
 
@@ -17,6 +17,18 @@ WorkQueue::~WorkQueue() {
 void WorkQueue::Submit(std::function<void()> task) {
   absl::MutexLock lock(&mu_);
   tasks_.push_back(std::move(task));
+}
+
+bool WorkQueue::TrySubmit(std::function<void()> task) {
+  absl::MutexLock lock(&mu_);
+  if (max_queued_ > 0 && tasks_.size() >= max_queued_) return false;
+  tasks_.push_back(std::move(task));
+  return true;
+}
+
+size_t WorkQueue::queued() const {
+  absl::MutexLock lock(&mu_);
+  return tasks_.size();
 }
 
 void WorkQueue::Loop() {

@@ -143,6 +143,11 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
         "start with an empty data directory to make a new fleet"));
   }
   ASSIGN_OR_RETURN(auto conn, Connection::Open(path, create));
+  // The database holds the fleet and its sealed secrets: its owner's alone,
+  // whatever the umask (the WAL and shared-memory files take its mode).
+  if (::chmod(path.c_str(), 0600) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot make ", path, " private (chmod 600)"));
+  }
   RETURN_IF_ERROR(ApplyMigrations(*conn, create));
   RETURN_IF_ERROR(FillOsProduct(*conn));
   auto writer = std::make_unique<Writer>(std::move(conn));

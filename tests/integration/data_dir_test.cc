@@ -24,7 +24,8 @@ class DataDirTest : public ::testing::Test {
 };
 
 TEST_F(DataDirTest, InitialisedWithPrivateKeysOwnerOnly) {
-  for (const char* f : {"ca.key", "server.key", "secrets.key", "admin.key", "admin.pem"}) {
+  for (const char* f :
+       {"ca.key", "server.key", "secrets.key", "admin.key", "admin.pem", "purser.db"}) {
     struct stat st;
     ASSERT_EQ(::stat((server_->data_dir() + "/" + f).c_str(), &st), 0) << f;
     EXPECT_EQ(st.st_mode & 0777, 0600u) << f;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "shared/files.h"
+#include "tests/test_util.h"
+
 namespace purser {
 namespace {
 
@@ -28,6 +31,16 @@ TEST(Crypto, SealOpensOnlyWithItsKeyAndContext) {
 TEST(Crypto, SealIsRandomised) {
   std::string key = RandomBytes(32);
   EXPECT_NE(*Seal(key, "same", ""), *Seal(key, "same", ""));
+}
+
+// Files are hashed a block at a time, to the same digest as in memory.
+TEST(Crypto, Sha256OfAFileMatchesInMemory) {
+  testing::ScratchDir dir;
+  std::string data;
+  for (int i = 0; i < 200000; ++i) data += static_cast<char>(i * 7);
+  ASSERT_TRUE(WriteFileAtomic(dir.Sub("f"), data).ok());
+  EXPECT_EQ(*Sha256HexOfFile(dir.Sub("f")), Sha256Hex(data));
+  EXPECT_EQ(Sha256HexOfFile(dir.Sub("none")).status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -1,0 +1,15 @@
+// The plan loader, JSON: any bytes give a plan or an error that names the file.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "shared/plan/plan_loader.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string text(reinterpret_cast<const char*>(data), size);
+  auto plan = purser::ParsePlan(text, "fuzz.json");
+  if (!plan.ok() && plan.status().message().find("fuzz.json") == std::string::npos) {
+    __builtin_trap();
+  }
+  return 0;
+}
