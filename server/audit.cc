@@ -35,34 +35,37 @@ std::string RequestJson(ServerCore* core, const google::protobuf::Message& req) 
 
 CallAudit::CallAudit(ServerCore* core, const std::string& full_method, const grpc::AuthContext& ctx,
                      const google::protobuf::Message& req)
-    : core_(core) {
+    : core_(core), method_(full_method), ctx_(ctx), req_(req), at_ms_(core->clock->NowMs()) {
   const MethodRule* rule = RuleFor(full_method);
   audited_ = rule == nullptr || rule->audited;
-  Caller who = core->authz.Peek(ctx);
-  entry_.set_at_unix_ms(core->clock->NowMs());
-  entry_.set_method(full_method.substr(full_method.rfind('/') + 1));
-  entry_.set_who(who.id.empty() ? "(no certificate)" : who.id);
-  entry_.set_role(who.role);
-  entry_.set_cert_serial(who.serial);
-  entry_.set_request_json(RequestJson(core, req));
-  if (audited_) scope_.emplace(entry_);
+  if (audited_) scope_.emplace(Entry());
+}
+
+// Built only for a call that is recorded: most calls (reports, polls) are not.
+v1::AuditEntry CallAudit::Entry() const {
+  v1::AuditEntry e;
+  Caller who = core_->authz.Peek(ctx_);
+  e.set_at_unix_ms(at_ms_);
+  e.set_method(method_.substr(method_.rfind('/') + 1));
+  e.set_who(who.id.empty() ? "(no certificate)" : who.id);
+  e.set_role(who.role);
+  e.set_cert_serial(who.serial);
+  e.set_request_json(RequestJson(core_, req_));
+  return e;
 }
 
 void CallAudit::Refused(const absl::Status& why) {
-  scope_.reset();
   Append(why);
+  scope_.reset();
 }
 
 void CallAudit::Done(const absl::Status& result) {
-  bool written = scope_ && scope_->written();
-  scope_.reset();
-  if (!audited_) return;
-  if (written && result.ok()) return;  // committed with the change
-  Append(result);
+  if (audited_ && !(scope_ && scope_->written() && result.ok())) Append(result);
+  scope_.reset();  // else the row committed with the change
 }
 
 void CallAudit::Append(const absl::Status& result) {
-  v1::AuditEntry a = entry_;
+  v1::AuditEntry a = scope_ ? scope_->entry() : Entry();
   a.set_result_code(static_cast<int32_t>(result.code()));
   a.set_result_message(Redact(std::string(result.message())));
   absl::Status st = core_->store->AppendAudit(a);

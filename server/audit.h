@@ -27,11 +27,15 @@ class CallAudit {
   void Done(const absl::Status& result);
 
  private:
+  v1::AuditEntry Entry() const;
   void Append(const absl::Status& result);
 
   ServerCore* core_;
+  const std::string method_;
+  const grpc::AuthContext& ctx_;
+  const google::protobuf::Message& req_;
+  const int64_t at_ms_;
   bool audited_;
-  v1::AuditEntry entry_;
   std::optional<db::AuditScope> scope_;
 };
 

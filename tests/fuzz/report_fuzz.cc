@@ -4,10 +4,17 @@
 #include <cstdint>
 #include <string>
 
+#include "google/protobuf/stubs/logging.h"
 #include "purser/v1/agent.pb.h"
 #include "shared/limits.h"
 #include "shared/logging.h"
 #include "shared/plan/platform.h"
+
+// protobuf logs what it refuses; the fuzzer's output is for findings.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  google::protobuf::SetLogHandler(nullptr);
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   purser::v1::ReportResultRequest report;
