@@ -4,6 +4,8 @@
 // without its audit row. Whoever opened the scope appends the row itself when
 // nothing was written (a refusal, a read).
 #pragma once
+#include <cstdint>
+
 #include "purser/v1/operator.pb.h"
 
 namespace purser::db {
@@ -20,12 +22,17 @@ class AuditScope {
   const v1::AuditEntry& entry() const { return entry_; }
   // Set by the store once the row has committed with a change.
   bool written() const { return written_; }
-  void MarkWritten() { written_ = true; }
+  int64_t row_id() const { return row_id_; }
+  void MarkWritten(int64_t row_id) {
+    written_ = true;
+    row_id_ = row_id;
+  }
 
  private:
   v1::AuditEntry entry_;
   AuditScope* outer_;
   bool written_ = false;
+  int64_t row_id_ = 0;
 };
 
 }  // namespace purser::db

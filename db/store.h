@@ -219,6 +219,9 @@ class Store {
 
   // The audit log: appended to, never changed.
   virtual absl::Status AppendAudit(const v1::AuditEntry& entry) = 0;
+  // The result of a call whose row committed with its first change (an
+  // AuditScope) but which failed later: the row says so.
+  virtual absl::Status SetAuditResult(int64_t row_id, int32_t code, const std::string& message) = 0;
   virtual absl::StatusOr<v1::ListAuditResponse> ListAudit(const v1::ListAuditRequest& req) = 0;
   // State changes and step results of an endpoint, oldest first.
   virtual absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& endpoint_id) = 0;

@@ -19,9 +19,13 @@ class WaitReactor : public grpc::ServerUnaryReactor {
  public:
   WaitReactor(ServerCore* core, v1::WaitForWorkResponse* resp) : core_(core), resp_(resp) {}
   void OnCancel() override {
-    if (core_->waiters.Take(ticket)) Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+    if (core_->waiters.Cancel(ticket))
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    core_->waiters.Forget(ticket);
+    delete this;
+  }
 
   ServerCore* core_;
   v1::WaitForWorkResponse* resp_;
@@ -47,7 +51,12 @@ void ProcessWait(ServerCore* core, WaitReactor* r) {
   const WaitTicket ticket = r->ticket;
   int64_t now = core->clock->NowMs();
   core->Seen(endpoint);
-  if (WaitReactor* old = core->waiters.Add(ticket, r, endpoint, r->deadline_ms)) FinishEmpty(old);
+  Waiters::Added added = core->waiters.Add(ticket, r, endpoint, r->deadline_ms);
+  if (added.replaced) FinishEmpty(added.replaced);
+  if (!added.registered) {  // cancelled while queued, or the server is stopping
+    FinishEmpty(r);
+    return;
+  }
   r = nullptr;
   auto lease = core->store->LeaseNextJob(endpoint, now);
   if (!lease.ok()) {

@@ -176,7 +176,7 @@ class DownloadReactor : public grpc::ServerWriteReactor<v1::ArtifactChunk> {
   DownloadReactor(ServerCore* core, grpc::CallbackServerContext* ctx,
                   const v1::DownloadArtifactRequest* req)
       : core_(core), offset_(req->offset()) {
-    core_->pool->Submit([this, ctx, req] {
+    bool queued = core_->pool->TrySubmit([this, ctx, req] {
       const std::string method = AgentMethod("DownloadArtifact");
       auto caller = core_->authz.Authorize(*ctx->auth_context(), method);
       if (!caller.ok()) {
@@ -197,6 +197,7 @@ class DownloadReactor : public grpc::ServerWriteReactor<v1::ArtifactChunk> {
       }
       Next();
     });
+    if (!queued) Finish(ServerBusy());
   }
   ~DownloadReactor() override {
     if (fd_ >= 0) ::close(fd_);

@@ -60,8 +60,18 @@ void CallAudit::Refused(const absl::Status& why) {
 }
 
 void CallAudit::Done(const absl::Status& result) {
-  if (audited_ && !(scope_ && scope_->written() && result.ok())) Append(result);
-  scope_.reset();  // else the row committed with the change
+  if (audited_ && scope_ && scope_->written()) {
+    // The row committed with the call's first change; a later failure is its result.
+    if (!result.ok()) {
+      absl::Status st =
+          core_->store->SetAuditResult(scope_->row_id(), static_cast<int32_t>(result.code()),
+                                       Redact(std::string(result.message())));
+      if (!st.ok()) LogError("audit of %s: %s", method_, st.ToString());
+    }
+  } else if (audited_) {
+    Append(result);
+  }
+  scope_.reset();
 }
 
 void CallAudit::Append(const absl::Status& result) {

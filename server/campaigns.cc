@@ -1,5 +1,7 @@
 #include "server/campaigns.h"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "server/access.h"
 #include "server/audit.h"
@@ -17,7 +19,7 @@ class CampaignWatch : public grpc::ServerWriteReactor<v1::Campaign> {
  public:
   CampaignWatch(Campaigns* owner, std::string id) : owner_(owner), id_(std::move(id)) {}
   const std::string& id() const { return id_; }
-  std::string serial;  // the watcher's certificate, set before it is registered
+  Caller caller;  // the watcher, set before it is registered
   void Push(const v1::Campaign& c) {
     absl::MutexLock lock(&mu_);
     if (finishing_) return;
@@ -25,39 +27,56 @@ class CampaignWatch : public grpc::ServerWriteReactor<v1::Campaign> {
     has_next_ = true;
     if (!writing_) WriteLocked();
   }
+  // Ends the stream with `st` once the write in flight, if any, is done.
+  // Finish is the last thing done with the watch: OnDone may free it at once,
+  // so it is called with no lock of the watch's held.
   void End(const grpc::Status& st) {
-    absl::MutexLock lock(&mu_);
-    EndLocked(st);
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      finish = EndLocked(st);
+    }
+    if (finish) Finish(*finish);
   }
   // The setup task is done with the watch (registered, first state pushed):
   // from now on a cancel ends it here. Before, the setup task still uses it.
   void Started() {
-    absl::MutexLock lock(&mu_);
-    started_ = true;
-    if (cancelled_) EndLocked(grpc::Status(grpc::StatusCode::CANCELLED, "watcher went away"));
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      started_ = true;
+      if (cancelled_) finish = EndLocked(Gone());
+    }
+    if (finish) Finish(*finish);
   }
   void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    cancelled_ = true;
-    if (started_) EndLocked(grpc::Status(grpc::StatusCode::CANCELLED, "watcher went away"));
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      if (started_) finish = EndLocked(Gone());
+    }
+    if (finish) Finish(*finish);
   }
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok && !finishing_) {
-      finishing_ = true;
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "watcher went away"));
-      return;
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok && !finishing_) {
+        finishing_ = true;
+        finish = Gone();
+      } else if (has_next_ && !finishing_) {
+        WriteLocked();
+      } else if (finishing_ && !done_written_) {
+        done_written_ = true;
+        finish = end_status_;
+      } else if (!finishing_ && IsFinal(current_.state())) {
+        finishing_ = true;
+        finish = grpc::Status::OK;
+      }
     }
-    if (has_next_ && !finishing_) {
-      WriteLocked();
-    } else if (finishing_ && !done_written_) {
-      done_written_ = true;
-      Finish(end_status_);
-    } else if (!finishing_ && IsFinal(current_.state())) {
-      finishing_ = true;
-      Finish(grpc::Status::OK);
-    }
+    if (finish) Finish(*finish);
   }
   void OnDone() override {
     owner_->Unregister(this);
@@ -65,14 +84,17 @@ class CampaignWatch : public grpc::ServerWriteReactor<v1::Campaign> {
   }
 
  private:
-  void EndLocked(const grpc::Status& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finishing_) return;
+  static grpc::Status Gone() {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "watcher went away");
+  }
+  // The status to finish with now, if the stream should end now.
+  std::optional<grpc::Status> EndLocked(const grpc::Status& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finishing_) return std::nullopt;
     finishing_ = true;
     end_status_ = st;
-    if (!writing_) {
-      done_written_ = true;
-      Finish(st);
-    }
+    if (writing_) return std::nullopt;  // OnWriteDone finishes
+    done_written_ = true;
+    return st;
   }
   void WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     current_ = next_;
@@ -184,9 +206,7 @@ absl::StatusOr<v1::Campaign> Campaigns::Create(const v1::CreateCampaignRequest& 
   c.set_name(req.name());
   c.set_plan_name(req.plan_name());
   // Pinned: the waves after the canary run what the canary ran.
-  auto pinned = core_->store->PutPlanVersion(plan->second, core_->clock->NowMs());
-  if (!pinned.ok()) return pinned.status();
-  c.set_plan_sha256(*pinned);
+  c.set_plan_sha256(PlanDigest(plan->second));
   *c.mutable_params() = req.params();
   *c.mutable_target() = req.target();
   *c.mutable_policy() = req.policy();
@@ -204,6 +224,8 @@ absl::StatusOr<v1::Campaign> Campaigns::Create(const v1::CreateCampaignRequest& 
   if (members.empty() && !req.target().dynamic()) {
     return absl::FailedPreconditionError("target: no endpoint matches");
   }
+  auto pinned = core_->store->PutPlanVersion(plan->second, core_->clock->NowMs());
+  if (!pinned.ok()) return pinned.status();
   absl::Status st = core_->store->CreateCampaign(c, members);
   if (!st.ok()) return st;
   LogInfo("campaign %s (%s) of plan %s by %s: %d members", c.id(), c.name(), c.plan_name(), by,
@@ -511,14 +533,14 @@ void Campaigns::Tick() {
 grpc::ServerWriteReactor<v1::Campaign>* Campaigns::Watch(grpc::CallbackServerContext* ctx,
                                                          const v1::GetCampaignRequest* req) {
   auto* w = new CampaignWatch(this, req->id());
-  core_->pool->Submit([this, ctx, req, w] {
+  bool queued = core_->pool->TrySubmit([this, ctx, req, w] {
     const std::string method = OperatorMethod("WatchCampaign");
     auto caller = core_->authz.Authorize(*ctx->auth_context(), method);
     if (!caller.ok()) {
       CallAudit(core_, method, *ctx->auth_context(), *req).Refused(caller.status());
       return w->End(ToGrpc(caller.status()));
     }
-    w->serial = caller->serial;
+    w->caller = *caller;
     auto now = Get(w->id());
     if (!now.ok()) return w->End(ToGrpc(now.status()));
     // Registered, pushed and started under watch_mu_: until then nothing
@@ -529,13 +551,14 @@ grpc::ServerWriteReactor<v1::Campaign>* Campaigns::Watch(grpc::CallbackServerCon
     w->Push(now->campaign());
     w->Started();
   });
+  if (!queued) w->End(ServerBusy());
   return w;
 }
 
 void Campaigns::CloseWatchesOf(const std::string& serial) {
   absl::MutexLock lock(&watch_mu_);
   for (auto& [id, w] : watches_) {
-    if (w->serial == serial) {
+    if (w->caller.serial == serial) {
       w->End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "certificate revoked"));
     }
   }
@@ -560,7 +583,15 @@ void Campaigns::Publish(const v1::Campaign& c) {
   if (last == key.SerializeAsString()) return;
   last = key.SerializeAsString();
   auto range = watches_.equal_range(c.id());
-  for (auto it = range.first; it != range.second; ++it) it->second->Push(c);
+  for (auto it = range.first; it != range.second; ++it) {
+    // A stream outlives its certificate's checks: each update asks again.
+    absl::Status valid = core_->authz.StillValid(it->second->caller);
+    if (valid.ok()) {
+      it->second->Push(c);
+    } else {
+      it->second->End(ToGrpc(valid));
+    }
+  }
 }
 
 }  // namespace purser::server

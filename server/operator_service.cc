@@ -487,8 +487,8 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::UploadPlan(grpc::CallbackServerCo
                         return absl::FailedPreconditionError("the server runs without --plans_dir");
                       }
                       RETURN_IF_ERROR(SavePlanFile(core_->options.plans_dir, plan->name(),
-                                                   absl::EndsWith(file, ".json"), req->text()));
-                      core_->PutPlan(*plan);
+                                                   absl::EndsWith(file, ".json"), req->text(),
+                                                   [&] { core_->PutPlan(*plan); }));
                       *resp = *plan;
                       return absl::OkStatus();
                     });

@@ -183,7 +183,9 @@ void Server::Shutdown() {
   if (!grpc_server_) return;  // never started serving: nothing to drain
   if (sweeper_.joinable()) sweeper_.join();
   campaigns_->Stop();
-  // Long polls end first so the gRPC shutdown does not wait for them.
+  // Long polls end first so the gRPC shutdown does not wait for them; none
+  // parks from now on (a queued poll finishes at once).
+  core_.waiters.Close();
   for (WaitReactor* r : core_.waiters.TakeAll()) FinishEmpty(r);
   grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   core_.pool.reset();  // runs what is queued

@@ -9,16 +9,35 @@ WaitTicket Waiters::NewTicket() {
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
-WaitReactor* Waiters::Add(WaitTicket t, WaitReactor* r, const std::string& endpoint,
-                          int64_t deadline_ms) {
+Waiters::Added Waiters::Add(WaitTicket t, WaitReactor* r, const std::string& endpoint,
+                            int64_t deadline_ms) {
   absl::MutexLock lock(&mu_);
-  WaitReactor* old = nullptr;
+  Added out;
+  if (closed_ || cancelled_.erase(t) > 0) return out;
   auto it = by_endpoint_.find(endpoint);
-  if (it != by_endpoint_.end()) old = EraseLocked(it->second);
+  if (it != by_endpoint_.end()) out.replaced = EraseLocked(it->second);
   entries_.emplace(t, Entry{r, endpoint, deadline_ms});
   by_endpoint_[endpoint] = t;
   by_deadline_.emplace(deadline_ms, t);
-  return old;
+  out.registered = true;
+  return out;
+}
+
+WaitReactor* Waiters::Cancel(WaitTicket t) {
+  absl::MutexLock lock(&mu_);
+  if (WaitReactor* r = EraseLocked(t)) return r;
+  cancelled_.insert(t);
+  return nullptr;
+}
+
+void Waiters::Forget(WaitTicket t) {
+  absl::MutexLock lock(&mu_);
+  cancelled_.erase(t);
+}
+
+void Waiters::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
 }
 
 WaitReactor* Waiters::EraseLocked(WaitTicket t) {

@@ -13,6 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 
 namespace purser::server {
@@ -25,10 +26,21 @@ class Waiters {
  public:
   // A ticket no other waiter of this process has had.
   static WaitTicket NewTicket();
-  // Registers `r` (ticket `t`) for `endpoint` until `deadline_ms`. Returns a
-  // previous waiter of the same endpoint (now taken out), or nullptr. After
-  // this call the caller must not touch `r` unless Take(t) gives it back.
-  WaitReactor* Add(WaitTicket t, WaitReactor* r, const std::string& endpoint, int64_t deadline_ms);
+  struct Added {
+    bool registered = false;          // false: cancelled or closing; the caller keeps `r`
+    WaitReactor* replaced = nullptr;  // the endpoint's previous waiter, taken out
+  };
+  // Registers `r` (ticket `t`) for `endpoint` until `deadline_ms`. Once
+  // registered, the caller must not touch `r` unless Take(t) gives it back.
+  // Not registered when `t` was cancelled before (Cancel) or after Close.
+  Added Add(WaitTicket t, WaitReactor* r, const std::string& endpoint, int64_t deadline_ms);
+  // The call of `t` was cancelled: takes it out if registered; otherwise
+  // remembers it, so that a later Add refuses it instead of parking a dead call.
+  WaitReactor* Cancel(WaitTicket t);
+  // The call of `t` is done: nothing about it needs remembering.
+  void Forget(WaitTicket t);
+  // No waiter is registered from now on (the server is stopping).
+  void Close();
   // Takes waiter `t` out; nullptr if someone else already did.
   WaitReactor* Take(WaitTicket t);
   // Moves `t`'s deadline earlier (a queued job becomes ready then).
@@ -52,6 +64,8 @@ class Waiters {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<WaitTicket, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<WaitTicket> cancelled_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, WaitTicket> by_endpoint_ ABSL_GUARDED_BY(mu_);
   std::set<std::pair<int64_t, WaitTicket>> by_deadline_ ABSL_GUARDED_BY(mu_);
 };

@@ -42,12 +42,22 @@ const char* LevelName(LogLevel level) {
 std::string EscapeControl(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char u = static_cast<unsigned char>(text[i]);
+    unsigned char next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
+    unsigned char third = i + 2 < text.size() ? static_cast<unsigned char>(text[i + 2]) : 0;
+    if (u == '\\') {
+      out += "\\\\";  // so that an escape in the text is told from ours
+    } else if (u < 0x20 || u == 0x7f) {
       out += absl::StrFormat("\\x%02x", u);
+    } else if (u == 0xc2 && next >= 0x80 && next <= 0x9f) {  // C1 controls
+      out += absl::StrFormat("\\u%04x", next);
+      ++i;
+    } else if (u == 0xe2 && next == 0x80 && (third == 0xa8 || third == 0xa9)) {  // U+2028/9
+      out += absl::StrFormat("\\u%04x", 0x2000 + third - 0x80);
+      i += 2;
     } else {
-      out += c;
+      out += static_cast<char>(u);
     }
   }
   return out;

@@ -120,11 +120,20 @@ absl::Status EndInterruptedRun(Connection& c, const std::string& endpoint_id,
 
 // Sets the endpoint's state and records the change in its timeline.
 absl::Status SetState(Connection& c, const std::string& id, v1::EndpointState state,
-                      const std::string& detail, v1::ErrorClass error_class, int64_t now_ms) {
+                      const std::string& detail, v1::ErrorClass error_class, int64_t now_ms,
+                      bool readmit) {
+  // REVOKED is left only by a readmission: a late report, an expired lease or
+  // a withdrawn run must not turn a revoked endpoint back into an enrollable one.
   ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE endpoints SET state = ?1, state_detail = ?2, "
                                      "error_class = ?3 WHERE id = ?4 AND (state != ?1 OR "
-                                     "state_detail != ?2 OR error_class != ?3)"));
-  RETURN_IF_ERROR(s.Bind(1, state).Bind(2, detail).Bind(3, error_class).Bind(4, id).Exec());
+                                     "state_detail != ?2 OR error_class != ?3) AND "
+                                     "(state != 13 OR ?5)"));
+  RETURN_IF_ERROR(s.Bind(1, state)
+                      .Bind(2, detail)
+                      .Bind(3, error_class)
+                      .Bind(4, id)
+                      .Bind(5, readmit ? 1 : 0)
+                      .Exec());
   if (sqlite3_changes(c.raw()) == 0) return absl::OkStatus();  // unchanged: no new event
   if (state == v1::ENDPOINT_STATE_ONBOARDED) {
     ASSIGN_OR_RETURN(Stmt v, c.Prepare("UPDATE endpoints SET verified_ms = ? WHERE id = ?"));

@@ -32,8 +32,10 @@ absl::Status AddEvent(Connection& c, const std::string& endpoint_id, int64_t now
                       v1::EndpointState state, const std::string& detail,
                       v1::ErrorClass error_class = v1::ERROR_CLASS_UNSPECIFIED);
 // Sets the endpoint's state; records the change in its timeline if it is one.
+// Never leaves REVOKED unless `readmit` (an enrollment with a token naming it).
 absl::Status SetState(Connection& c, const std::string& id, v1::EndpointState state,
-                      const std::string& detail, v1::ErrorClass error_class, int64_t now_ms);
+                      const std::string& detail, v1::ErrorClass error_class, int64_t now_ms,
+                      bool readmit = false);
 // Flags a second agent installation presenting one endpoint's certificate.
 absl::Status NoteNonce(Connection& c, const std::string& id, const v1::Inventory& inv,
                        int64_t now_ms);

@@ -49,6 +49,16 @@ absl::StatusOr<std::vector<v1::ArtifactInfo>> SqliteStore::ListArtifacts() {
 
 absl::Status SqliteStore::RecordCert(const CertRecord& cert) {
   return Write([&](Connection& c) -> absl::Status {
+    if (cert.role == "agent") {
+      // A renewal that raced the endpoint's revocation gets nothing.
+      ASSIGN_OR_RETURN(Stmt r, c.Prepare("SELECT 1 FROM endpoints WHERE id = ? AND state = 13"));
+      r.Bind(1, cert.subject);
+      ASSIGN_OR_RETURN(bool revoked, r.Step());
+      if (revoked) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("endpoint ", cert.subject, " is revoked: no certificate is issued to it"));
+      }
+    }
     ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO certs(serial, subject, role, issued_ms, "
                                        "not_after_ms, revoked_ms) VALUES (?, ?, ?, ?, ?, ?) "
                                        "ON CONFLICT(serial) DO UPDATE SET revoked_ms = "
@@ -111,6 +121,10 @@ absl::StatusOr<std::vector<CertRecord>> SqliteStore::RevokeCert(const std::strin
                                         "revoked_ms = 0"));
     for (const auto& cert : out) RETURN_IF_ERROR(up.Bind(1, now_ms).Bind(2, cert.serial).Exec());
     if (named.role != "agent") return absl::OkStatus();
+    // Its work stops here: nothing more is leased to it, nothing it reports applies.
+    ASSIGN_OR_RETURN(Stmt stop, c.Prepare("UPDATE jobs SET state = 8, updated_ms = ? WHERE "
+                                          "endpoint_id = ? AND state IN (1, 2, 3)"));
+    RETURN_IF_ERROR(stop.Bind(1, now_ms).Bind(2, named.subject).Exec());
     ASSIGN_OR_RETURN(auto e, LoadEndpoint(c, named.subject, now_ms, options_));
     if (!e || e->state() == v1::ENDPOINT_STATE_REVOKED) return absl::OkStatus();
     return SetState(c, named.subject, v1::ENDPOINT_STATE_REVOKED,
@@ -123,6 +137,14 @@ absl::StatusOr<std::vector<CertRecord>> SqliteStore::RevokeCert(const std::strin
 
 absl::Status SqliteStore::AppendAudit(const v1::AuditEntry& a) {
   return writer_->Run([&](Connection& c) { return InsertAudit(c, a); });
+}
+
+absl::Status SqliteStore::SetAuditResult(int64_t row_id, int32_t code, const std::string& message) {
+  return writer_->Run([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE audit SET result_code = ?, result_message = ? "
+                                       "WHERE id = ?"));
+    return s.Bind(1, code).Bind(2, message).Bind(3, row_id).Exec();
+  });
 }
 
 absl::StatusOr<v1::ListAuditResponse> SqliteStore::ListAudit(const v1::ListAuditRequest& req) {

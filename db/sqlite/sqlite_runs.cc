@@ -1,4 +1,5 @@
 // Runs and jobs: starting runs, leases, reports, expiry, re-verification.
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -422,13 +423,16 @@ namespace {
 
 // Machines told to reboot that never came back: the run ends FAILED, saying
 // so, instead of waiting for ever.
-absl::Status FailLostReboots(Connection& c, int64_t now_ms) {
-  ASSIGN_OR_RETURN(Stmt s,
-                   c.Prepare("SELECT j.id, j.endpoint_id, j.run_id, j.attempt, j.seq, "
-                             "j.step_count, j.step_id, r.purpose, r.reboot_policy, "
-                             "j.reboot_ordered_ms FROM jobs j JOIN runs r ON r.id = j.run_id "
-                             "WHERE j.state = 2 AND j.reboot_ordered_ms > 0 AND "
-                             "j.reboot_ordered_ms < ?"));
+// The deadline counts from `watching_since_ms` at the earliest: a machine
+// that rebooted while the server was down has had no chance to ask yet.
+absl::Status FailLostReboots(Connection& c, int64_t now_ms, int64_t watching_since_ms) {
+  ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT j.id, j.endpoint_id, j.run_id, j.attempt, j.seq, "
+                                     "j.step_count, j.step_id, r.purpose, r.reboot_policy, "
+                                     "j.reboot_ordered_ms, e.last_seen_ms FROM jobs j "
+                                     "JOIN runs r ON r.id = j.run_id "
+                                     "JOIN endpoints e ON e.id = j.endpoint_id "
+                                     "WHERE j.state = 2 AND j.reboot_ordered_ms > 0 AND "
+                                     "j.reboot_ordered_ms < ?"));
   s.Bind(1, now_ms - 1000);
   struct Lost {
     std::string job_id, endpoint_id, run_id, message;
@@ -443,7 +447,8 @@ absl::Status FailLostReboots(Connection& c, int64_t now_ms) {
     int64_t timeout_ms =
         (policy.reboot_timeout_seconds() > 0 ? policy.reboot_timeout_seconds() : 3600) * 1000LL;
     int64_t ordered = s.Int(9);
-    if (now_ms - ordered < timeout_ms) continue;
+    if (now_ms - std::max(ordered, watching_since_ms) < timeout_ms) continue;
+    bool seen_since = s.Int(10) > ordered + 60'000;
     Lost l{s.Text(0), s.Text(1), s.Text(2), "", {}};
     l.view.attempt = static_cast<int>(s.Int(3));
     l.view.max_attempts = l.view.attempt;  // a machine that is down cannot retry
@@ -454,8 +459,10 @@ absl::Status FailLostReboots(Connection& c, int64_t now_ms) {
     l.message = absl::StrCat(
         "told to reboot at ",
         absl::FormatTime("%Y-%m-%d %H:%M:%SZ", absl::FromUnixMillis(ordered), absl::UTCTimeZone()),
-        ", not back after ", (now_ms - ordered) / 60'000,
-        " min: the machine may be down or stuck at boot");
+        seen_since ? ", still up and not rebooted after " : ", not back after ",
+        (now_ms - ordered) / 60'000,
+        seen_since ? " min: the reboot did not happen (blocked, or refused by the machine)"
+                   : " min: the machine may be down or stuck at boot");
     lost.push_back(std::move(l));
   }
   for (const auto& l : lost) {
@@ -471,6 +478,12 @@ absl::Status FailLostReboots(Connection& c, int64_t now_ms) {
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> SqliteStore::ExpireLeases(int64_t now_ms) {
+  int64_t watching_since_ms = 0;
+  {
+    absl::MutexLock lock(&expire_mu_);
+    if (first_expire_ms_ == 0) first_expire_ms_ = now_ms;
+    watching_since_ms = first_expire_ms_;
+  }
   std::vector<std::string> requeued;
   absl::Status st = Write([&](Connection& c) -> absl::Status {
     requeued.clear();
@@ -500,7 +513,7 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::ExpireLeases(int64_t now_m
         expired.push_back(std::move(e));
       }
     }
-    RETURN_IF_ERROR(FailLostReboots(c, now_ms));
+    RETURN_IF_ERROR(FailLostReboots(c, now_ms, watching_since_ms));
     for (const auto& e : expired) {
       StepResult result{v1::STEP_OUTCOME_FAILED, v1::ERROR_CLASS_TIMEOUT, 0,
                         "lease expired without a report"};

@@ -159,14 +159,14 @@ SqliteStore::~SqliteStore() = default;
 absl::Status SqliteStore::Write(const Writer::WriteFn& fn) {
   AuditScope* audit = AuditScope::Current();
   if (audit == nullptr || audit->written()) return writer_->Run(fn);
-  bool inserted = false;
+  int64_t row = 0;
   absl::Status st = writer_->Run([&](Connection& c) -> absl::Status {
     RETURN_IF_ERROR(fn(c));
     RETURN_IF_ERROR(InsertAudit(c, audit->entry()));
-    inserted = true;
+    row = sqlite3_last_insert_rowid(c.raw());
     return absl::OkStatus();
   });
-  if (st.ok() && inserted) audit->MarkWritten();
+  if (st.ok() && row != 0) audit->MarkWritten(row);
   return st;
 }
 
@@ -286,7 +286,7 @@ absl::StatusOr<v1::Endpoint> SqliteStore::Enroll(const EnrollArgs& a) {
                           .Bind(7, a.inventory.os().product())
                           .Exec());
       RETURN_IF_ERROR(SetState(c, a.endpoint_id, state, detail.empty() ? "re-enrolled" : detail,
-                               existing->error_class(), a.now_ms));
+                               existing->error_class(), a.now_ms, /*readmit=*/true));
     } else {
       v1::EndpointState state = ClassifyOs(v1::ENDPOINT_STATE_ENROLLED, a.inventory, &detail);
       ASSIGN_OR_RETURN(Stmt s,

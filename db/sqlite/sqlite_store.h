@@ -63,6 +63,7 @@ class SqliteStore : public Store {
   absl::StatusOr<std::vector<CertRecord>> RevokeCert(const std::string& serial,
                                                      int64_t now_ms) override;
   absl::Status AppendAudit(const v1::AuditEntry& entry) override;
+  absl::Status SetAuditResult(int64_t row_id, int32_t code, const std::string& message) override;
   absl::StatusOr<v1::ListAuditResponse> ListAudit(const v1::ListAuditRequest& req) override;
   absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& endpoint_id) override;
   absl::Status PutSecret(const std::string& name, const std::string& sealed,
@@ -83,6 +84,8 @@ class SqliteStore : public Store {
   // Runs `fn` on a reader connection from the pool.
   absl::Status Read(const std::function<absl::Status(Connection&)>& fn);
 
+  absl::Mutex expire_mu_;
+  int64_t first_expire_ms_ ABSL_GUARDED_BY(expire_mu_) = 0;  // reboot deadlines count from here
   const std::string path_;
   const StoreOptions options_;
   std::unique_ptr<Writer> writer_;

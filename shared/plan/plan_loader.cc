@@ -1,6 +1,7 @@
 #include "shared/plan/plan_loader.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "shared/files.h"
 #include "shared/plan/effective_plan.h"
+#include "shared/status_macros.h"
 
 namespace purser {
 
@@ -444,43 +446,81 @@ absl::StatusOr<std::vector<std::string>> PlanFiles(const std::string& dir) {
 }  // namespace
 
 absl::Status SavePlanFile(const std::string& dir, const std::string& name, bool json,
-                          const std::string& text) {
+                          const std::string& text, const std::function<void()>& then) {
   if (!IsPlanName(name)) {
     return absl::InvalidArgumentError(absl::StrCat("name: \"", name, "\" is not a plan name"));
   }
   static absl::Mutex mu(absl::kConstInit);
   absl::MutexLock lock(&mu);
   std::string file = absl::StrCat(name, json ? ".json" : ".textproto");
-  absl::Status st = WriteFileAtomic(absl::StrCat(dir, "/", file), text, 0644);
-  if (!st.ok()) return st;
+  std::string path = absl::StrCat(dir, "/", file);
+  if (PathExists(path)) {  // a file placed by hand under this name may hold another plan
+    auto there = LoadPlanFile(path);
+    if (there.ok() && there->name() != name) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, " holds plan \"", there->name(), "\", not \"", name, "\": rename one of them"));
+    }
+  }
+  RETURN_IF_ERROR(WriteFileAtomic(path, text, 0644));
+  // Older files of the same plan go; one left behind by a crash here loses
+  // to this one at the next start (LoadPlanDir prefers <name>.<ext>).
   auto files = PlanFiles(dir);
   if (!files.ok()) return files.status();
   for (const auto& f : *files) {
     if (f == file) continue;
-    std::string path = absl::StrCat(dir, "/", f);
-    auto other = LoadPlanFile(path);
-    if (other.ok() && other->name() == name && ::unlink(path.c_str()) != 0) {
+    std::string other_path = absl::StrCat(dir, "/", f);
+    auto other = LoadPlanFile(other_path);
+    if (other.ok() && other->name() == name && ::unlink(other_path.c_str()) != 0) {
       return absl::InternalError(absl::StrCat("plan ", name, " saved as ", file,
-                                              " but its older file ", path, " cannot be removed"));
+                                              " but its older file ", other_path,
+                                              " cannot be removed"));
     }
   }
+  if (then) then();
   return absl::OkStatus();
 }
+
+namespace {
+
+// Of two files defining one plan, the one named after it wins (a re-upload
+// interrupted before its older file was removed); of two so named, the newer.
+absl::StatusOr<bool> Prefer(const std::string& dir, const std::string& name,
+                            const std::string& candidate, const std::string& kept) {
+  auto named = [&](const std::string& f) {
+    return f == name + ".textproto" || f == name + ".json";
+  };
+  if (named(candidate) != named(kept)) return named(candidate);
+  if (!named(candidate)) {
+    return absl::InvalidArgumentError(absl::StrCat(dir, "/", candidate, ": name: plan \"", name,
+                                                   "\" is defined twice (also in ", kept, ")"));
+  }
+  struct stat a, b;
+  if (::stat(absl::StrCat(dir, "/", candidate).c_str(), &a) != 0 ||
+      ::stat(absl::StrCat(dir, "/", kept).c_str(), &b) != 0) {
+    return false;
+  }
+  return a.st_mtim.tv_sec > b.st_mtim.tv_sec ||
+         (a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec > b.st_mtim.tv_nsec);
+}
+
+}  // namespace
 
 absl::StatusOr<std::map<std::string, v1::Plan>> LoadPlanDir(const std::string& dir) {
   auto files_or = PlanFiles(dir);
   if (!files_or.ok()) return files_or.status();
-  const std::vector<std::string>& files = *files_or;
   std::map<std::string, v1::Plan> plans;
-  for (const auto& f : files) {
+  std::map<std::string, std::string> file_of;
+  for (const auto& f : *files_or) {
     std::string path = absl::StrCat(dir, "/", f);
     auto plan = LoadPlanFile(path);
     if (!plan.ok()) return plan.status();
-    if (plans.count(plan->name())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": name: plan \"", plan->name(), "\" is defined twice"));
+    std::string name = plan->name();
+    if (file_of.count(name)) {
+      ASSIGN_OR_RETURN(bool replace, Prefer(dir, name, f, file_of[name]));
+      if (!replace) continue;
     }
-    plans.emplace(plan->name(), *std::move(plan));
+    file_of[name] = f;
+    plans[name] = *std::move(plan);
   }
   return plans;
 }

@@ -2,6 +2,7 @@
 // Errors name the file, the line (text format) and the field path, e.g.
 //   deploy/plans/x.textproto:42: steps[3].install_update.package: unknown artifact "foo.msu"
 #pragma once
+#include <functional>
 #include <map>
 #include <string>
 
@@ -23,10 +24,14 @@ size_t InvalidUtf8At(absl::string_view text);
 bool IsPlanName(const std::string& name);
 // Keeps a validated plan's text in `dir` as <name>.textproto (or .json) and
 // removes any other file there that defined the same plan, so the next
-// LoadPlanDir finds it once. Names are checked (IsPlanName); one save at a time.
+// LoadPlanDir finds it once; then runs `then` (e.g. installing the plan in
+// memory), all under one lock, so memory and disk agree. Names are checked
+// (IsPlanName); a file of that name holding another plan is not overwritten.
 absl::Status SavePlanFile(const std::string& dir, const std::string& name, bool json,
-                          const std::string& text);
-// Every *.textproto and *.json plan in `dir`, by plan name. Fails on the first bad file.
+                          const std::string& text, const std::function<void()>& then = nullptr);
+// Every *.textproto and *.json plan in `dir`, by plan name. Fails on the first
+// bad file, and on a plan defined twice, unless one of the two files is named
+// after it (it wins; of two so named, the newer).
 absl::StatusOr<std::map<std::string, v1::Plan>> LoadPlanDir(const std::string& dir);
 
 }  // namespace purser

@@ -9,8 +9,22 @@
 namespace purser {
 namespace {
 
+// Windows names regional and media-centre variants by a suffix on the
+// EditionID: ProfessionalN, EnterpriseN, EnterpriseE, ProfessionalWMC, ...
+std::string BaseEdition(const std::string& edition) {
+  for (const char* base : {"Enterprise", "Professional", "Pro"}) {
+    if (!absl::StartsWithIgnoreCase(edition, base)) continue;
+    std::string rest = edition.substr(std::string(base).size());
+    for (const char* suffix : {"", "N", "KN", "K", "E", "WMC", "NWMC"}) {
+      if (absl::EqualsIgnoreCase(rest, suffix)) return base;
+    }
+  }
+  return edition;
+}
+
 bool EditionIs(const v1::OsFacts& os, const char* a, const char* b = nullptr) {
-  return absl::EqualsIgnoreCase(os.edition(), a) || (b && absl::EqualsIgnoreCase(os.edition(), b));
+  std::string e = BaseEdition(os.edition());
+  return absl::EqualsIgnoreCase(e, a) || (b && absl::EqualsIgnoreCase(e, b));
 }
 
 bool IsWindows(v1::OsProduct p) {
@@ -133,8 +147,9 @@ bool PlatformMatches(const v1::Platform& platform, const v1::OsFacts& os) {
   if (os.service_pack() < platform.min_service_pack()) return false;
   if (platform.arch() != v1::ARCH_UNSPECIFIED && platform.arch() != os.arch()) return false;
   if (platform.editions_size() == 0) return true;
+  std::string edition = BaseEdition(os.edition());
   for (const auto& e : platform.editions()) {
-    if (absl::EqualsIgnoreCase(e, os.edition())) return true;
+    if (absl::EqualsIgnoreCase(e, edition)) return true;
   }
   return false;
 }

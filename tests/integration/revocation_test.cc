@@ -70,6 +70,30 @@ TEST_F(RevocationTest, ARevokedKeyReenrollsOnlyWithATokenThatReadmitsIt) {
   EXPECT_EQ(server_->Get(a->identity.endpoint_id)->endpoint().state(), v1::ENDPOINT_STATE_ENROLLED);
 }
 
+// Work in flight at the revocation (a leased step that then expires) must not
+// move the endpoint out of REVOKED: that would let its key enroll again.
+TEST_F(RevocationTest, WorkInFlightCannotUndoARevocation) {
+  Start({"--lease_grace_ms=300"});
+  auto token = server_->Token(5);
+  auto a = EnrollRaw(*server_, *token, Win7Inventory("pc"), dir_.Sub("a"));
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(server_->StartRun("lease-test", {a->identity.endpoint_id}, {}).ok());
+  v1::WaitForWorkRequest wait;
+  wait.set_wait_seconds(1);
+  v1::WaitForWorkResponse work;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(a->stub->WaitForWork(Ctx(&ctx), wait, &work).ok());
+  ASSERT_TRUE(work.has_job());
+  ASSERT_TRUE(Revoke(*server_, Serial(a->identity.cert_pem)).ok());
+  absl::SleepFor(absl::Seconds(4));  // the lease (1 s + 0.3 s) would have expired and retried
+  auto e = server_->Get(a->identity.endpoint_id);
+  EXPECT_EQ(e->endpoint().state(), v1::ENDPOINT_STATE_REVOKED) << e->endpoint().DebugString();
+  for (const auto& j : e->jobs()) EXPECT_EQ(j.state(), v1::JOB_STATE_CANCELLED) << j.DebugString();
+  auto again = client::Enroll(server_->address(), server_->ca_pem(), *token, Win7Inventory("pc"),
+                              dir_.Sub("a"));
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kPermissionDenied) << again.status();
+}
+
 // A certificate renewed before the revocation is the same endpoint's: it
 // falls with it, whichever of the two serials the admin revokes.
 TEST_F(RevocationTest, RenewedCertificatesFallWithTheEndpoint) {

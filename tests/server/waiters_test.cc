@@ -11,7 +11,7 @@ WaitReactor* R(uintptr_t n) { return reinterpret_cast<WaitReactor*>(n * 16); }
 TEST(Waiters, EachWaiterIsTakenOnce) {
   Waiters w;
   WaitTicket t = Waiters::NewTicket();
-  EXPECT_EQ(w.Add(t, R(1), "e1", 1000), nullptr);
+  EXPECT_TRUE(w.Add(t, R(1), "e1", 1000).registered);
   EXPECT_EQ(w.Take(t), R(1));
   EXPECT_EQ(w.Take(t), nullptr);
   EXPECT_EQ(w.size(), 0u);
@@ -37,7 +37,7 @@ TEST(Waiters, ANewPollReplacesTheEndpointsOldOne) {
   Waiters w;
   WaitTicket t1 = Waiters::NewTicket(), t2 = Waiters::NewTicket();
   w.Add(t1, R(1), "e1", 1000);
-  EXPECT_EQ(w.Add(t2, R(2), "e1", 2000), R(1));
+  EXPECT_EQ(w.Add(t2, R(2), "e1", 2000).replaced, R(1));
   EXPECT_EQ(w.Take(t1), nullptr);
   EXPECT_EQ(w.TakeEndpoint("e1"), R(2));
   EXPECT_EQ(w.TakeEndpoint("e1"), nullptr);
@@ -57,6 +57,22 @@ TEST(Waiters, ExpiryInDeadlineOrder) {
   EXPECT_EQ(expired[1], R(1));
   EXPECT_EQ(w.Endpoints(), std::vector<std::string>{"c"});
   EXPECT_EQ(w.TakeAll().size(), 1u);
+}
+
+// A poll cancelled while its task was still queued is not parked when the
+// task comes to register it (the caller finishes it), nor after Close.
+TEST(Waiters, ACancelledOrLatePollIsNotParked) {
+  Waiters w;
+  WaitTicket t = Waiters::NewTicket();
+  EXPECT_EQ(w.Cancel(t), nullptr);  // not registered yet
+  EXPECT_FALSE(w.Add(t, R(1), "e1", 1000).registered);
+  EXPECT_EQ(w.size(), 0u);
+  WaitTicket u = Waiters::NewTicket();
+  ASSERT_TRUE(w.Add(u, R(2), "e2", 1000).registered);
+  EXPECT_EQ(w.Cancel(u), R(2));  // registered: taken out for the canceller to finish
+  w.Forget(u);
+  w.Close();
+  EXPECT_FALSE(w.Add(Waiters::NewTicket(), R(3), "e3", 1000).registered);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "db/audit_scope.h"
 #include "db/migrations.h"
 #include "shared/files.h"
 #include "tests/test_util.h"
@@ -70,6 +71,37 @@ TEST(SqliteStore, CorruptOrMissingFilesAreNamed) {
   auto missing = SqliteStore::Open(dir.Sub("none.db"), false);
   EXPECT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("none.db"), std::string::npos);
+}
+
+// An audit scope's row commits in the transaction of the call's first
+// change, and a write that fails carries no row.
+TEST(SqliteStore, AnAuditRowCommitsWithTheChangeItRecords) {
+  testing::ScratchDir dir;
+  auto store = SqliteStore::Open(dir.Sub("a.db"), true);
+  ASSERT_TRUE(store.ok());
+  v1::AuditEntry entry;
+  entry.set_who("ada");
+  entry.set_method("PutSecret");
+  {
+    AuditScope scope(entry);
+    auto bad = (*store)->RevokeCert("no-such-serial", 1);  // fails: rolled back, no row
+    EXPECT_FALSE(bad.ok());
+    EXPECT_FALSE(scope.written());
+    ASSERT_TRUE((*store)->PutSecret("k", "sealed", 2).ok());
+    EXPECT_TRUE(scope.written());
+    ASSERT_TRUE((*store)->PutSecret("k2", "sealed", 3).ok());  // one row per call
+    ASSERT_TRUE((*store)->SetAuditResult(scope.row_id(), 9, "failed later").ok());
+  }
+  auto log = (*store)->ListAudit(v1::ListAuditRequest());
+  ASSERT_TRUE(log.ok());
+  int rows = 0;
+  for (const auto& e : log->entries()) {
+    if (e.who() != "ada") continue;
+    ++rows;
+    EXPECT_EQ(e.result_code(), 9);
+    EXPECT_EQ(e.result_message(), "failed later");
+  }
+  EXPECT_EQ(rows, 1);
 }
 
 }  // namespace

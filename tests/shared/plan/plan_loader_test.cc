@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "shared/files.h"
+#include "tests/test_util.h"
 
 namespace purser {
 namespace {
@@ -127,6 +129,30 @@ TEST(PlanLoader, ParseErrorsNameTheFieldPathAndBadTextIsRefused) {
   EXPECT_EQ(InvalidUtf8At("\xed\xa0\x80"), 0u);  // a surrogate
   EXPECT_EQ(InvalidUtf8At("ok\xe2\x82"), 2u);    // cut short
   EXPECT_EQ(InvalidUtf8At("\xf0\x9f\x98\x80"), std::string::npos);
+}
+
+// A re-upload interrupted between writing <name>.json and removing the
+// older file must not stop the next start; a hand-placed file of that name
+// holding another plan is never overwritten.
+TEST(PlanLoader, ThePlanFileNamedAfterThePlanWins) {
+  testing::ScratchDir dir;
+  auto plan = [](const std::string& name, const std::string& description) {
+    return absl::StrCat("name: \"", name, "\" purpose: PLAN_PURPOSE_ONBOARD description: \"",
+                        description,
+                        "\" steps { id: \"c\" kind: STEP_KIND_VERIFY platforms { "
+                        "product: OS_PRODUCT_WINDOWS_7 } check_file { path: \"x\" } }");
+  };
+  ASSERT_TRUE(WriteFileAtomic(dir.Sub("old-copy.textproto"), plan("p", "old")).ok());
+  ASSERT_TRUE(WriteFileAtomic(dir.Sub("p.textproto"), plan("p", "new")).ok());
+  auto plans = LoadPlanDir(dir.path());
+  ASSERT_TRUE(plans.ok()) << plans.status();
+  EXPECT_EQ(plans->at("p").description(), "new");
+  ASSERT_TRUE(WriteFileAtomic(dir.Sub("q.textproto"), plan("other", "hand-placed")).ok());
+  auto st = SavePlanFile(dir.path(), "q", false, plan("q", "uploaded"));
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  ASSERT_TRUE(WriteFileAtomic(dir.Sub("a.textproto"), plan("dup", "1")).ok());
+  ASSERT_TRUE(WriteFileAtomic(dir.Sub("b.textproto"), plan("dup", "2")).ok());
+  EXPECT_NE(LoadPlanDir(dir.path()).status().message().find("defined twice"), std::string::npos);
 }
 
 }  // namespace

@@ -107,5 +107,19 @@ TEST(Platform, TheReportedProductMustAgreeWithVersionTypeAndServicePack) {
   EXPECT_EQ(OsDisplayName(cases[9].os), "Windows 8 Enterprise x64");
 }
 
+// Regional and media-centre editions are the editions they vary.
+TEST(Platform, EditionVariantsCountAsTheirBase) {
+  for (const char* e :
+       {"ProfessionalN", "EnterpriseN", "EnterpriseE", "ProfessionalWMC", "enterprise"}) {
+    v1::OsFacts os = Os(v1::OS_PRODUCT_WINDOWS_8_1, 0, e);
+    EXPECT_TRUE(IsSupportedOs(os)) << e << ": " << UnsupportedReason(os);
+    v1::Platform p;
+    p.set_product(v1::OS_PRODUCT_WINDOWS_8_1);
+    p.add_editions(std::string(e).rfind("Pro", 0) == 0 ? "Professional" : "Enterprise");
+    EXPECT_TRUE(PlatformMatches(p, os)) << e;
+  }
+  EXPECT_FALSE(IsSupportedOs(Os(v1::OS_PRODUCT_WINDOWS_7, 1, "HomePremiumN")));
+}
+
 }  // namespace
 }  // namespace purser
