@@ -136,9 +136,10 @@ absl::Status Agent::MaybeRenew() {
   if (info->not_after_ms - now > static_cast<int64_t>(life * options_.renew_fraction)) {
     return absl::OkStatus();
   }
-  auto key = GenerateKeyPem();
-  if (!key.ok()) return key.status();
-  auto csr = MakeCsr(*key, identity_.endpoint_id);
+  // The same key: the endpoint id is derived from it, and a later
+  // re-enrollment must find the same endpoint.
+  const std::string& key = identity_.key_pem;
+  auto csr = MakeCsr(key, identity_.endpoint_id);
   if (!csr.ok()) return csr.status();
   v1::RenewCertificateRequest req;
   req.set_csr_pem(*csr);
@@ -147,9 +148,8 @@ absl::Status Agent::MaybeRenew() {
   SetDeadline(&ctx, 30);
   absl::Status st = FromGrpc(stub_->RenewCertificate(&ctx, req, &resp), "renewal");
   if (!st.ok()) return st;
-  st = SaveCertificate(options_.state_dir, *key, resp.certificate_pem());
+  st = SaveCertificate(options_.state_dir, key, resp.certificate_pem());
   if (!st.ok()) return st;
-  identity_.key_pem = *key;
   identity_.cert_pem = resp.certificate_pem();
   LogInfo("certificate renewed");
   Connect();

@@ -34,6 +34,14 @@ absl::StatusOr<Identity> LoadIdentity(const std::string& state_dir) {
   ASSIGN_OR_RETURN(id.ca_pem, ReadFile(P(state_dir, "ca.pem")));
   ASSIGN_OR_RETURN(id.nonce, Nonce(state_dir));
   ASSIGN_OR_RETURN(CertInfo info, ParseCert(id.cert_pem));
+  // Written one after the other: a crash between two renewals could pair a
+  // certificate with a key that is not its own. Refused here, by name.
+  auto pub = PublicKeyDerOfKey(id.key_pem);
+  if (!pub.ok() || *pub != info.public_key_der) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(P(state_dir, "key.pem"), " is not the key of ", P(state_dir, "cert.pem"),
+                     ": enroll again with a token (purser-agent --reenroll)"));
+  }
   id.endpoint_id = info.common_name;
   return id;
 }
@@ -77,8 +85,8 @@ absl::StatusOr<Identity> Enroll(const std::string& server, const std::string& ca
 
 absl::Status SaveCertificate(const std::string& state_dir, const std::string& key_pem,
                              const std::string& cert_pem) {
-  // Key first: a crash between the two leaves the old certificate with a key
-  // it does not match, which the next start detects and re-enrollment fixes.
+  // Key first (unchanged by renewals): a crash between the two leaves no
+  // certificate, or the old one for the same key.
   RETURN_IF_ERROR(WriteFileAtomic(P(state_dir, "key.pem"), key_pem, 0600));
   return WriteFileAtomic(P(state_dir, "cert.pem"), cert_pem, 0600);
 }

@@ -66,9 +66,22 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
     }
   }
   ::close(fds[0]);
-  if (r.timed_out) ::kill(-pid, SIGKILL);
+  // The output can end long before the process does (it closed its pipes):
+  // the deadline still holds for the process itself.
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (!r.timed_out) {
+    pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid || (done < 0 && errno != EINTR)) break;
+    if (absl::Now() >= deadline) {
+      r.timed_out = true;
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  if (r.timed_out) {
+    ::kill(-pid, SIGKILL);
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
   }
   if (r.output.size() > max_output) r.output.erase(0, r.output.size() - max_output);
   if (WIFEXITED(status))

@@ -22,6 +22,15 @@ TEST(RunProcess, TimeoutKillsTheProcessGroup) {
   EXPECT_LT(absl::Now() - t0, absl::Seconds(5));
 }
 
+// A step that closes its output and keeps running still meets its deadline.
+TEST(RunProcess, TheDeadlineHoldsAfterTheOutputCloses) {
+  absl::Time t0 = absl::Now();
+  auto r = RunProcess({"sh", "-c", "exec >/dev/null 2>&1; sleep 30"}, absl::Milliseconds(500));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(5));
+}
+
 TEST(RunProcess, OutputIsCappedToItsTail) {
   auto r = RunProcess({"sh", "-c", "head -c 300000 /dev/zero | tr '\\0' a; echo END"},
                       absl::Seconds(10), 1000);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
 #include "purser/v1/operator.pb.h"
+#include "shared/crypto.h"
 #include "shared/files.h"
 #include "shared/x509.h"
 #include "tests/integration/harness.h"
@@ -27,6 +28,10 @@ TEST(AgentLifecycle, RenewsItsCertificateBeforeExpiry) {
   })) << (*agent)->Log();
   auto cert = ParseCert(Slurp(state + "/cert.pem"));
   ASSERT_TRUE(cert.ok());
+  // Renewal keeps the key, which the endpoint id is derived from: a later
+  // re-enrollment finds the same endpoint.
+  EXPECT_EQ(cert->public_key_der, *PublicKeyDerOfKey(Slurp(state + "/key.pem")));
+  EXPECT_EQ(Sha256Hex(cert->public_key_der).substr(0, 32), cert->common_name);
   ASSERT_TRUE(WaitUntil([&] {
     auto list = server.List();
     return list.ok() && list->size() == 1 && list->front().cert_serial() == cert->serial_hex;
