@@ -8,9 +8,9 @@ std::string FullMethod(absl::string_view service, absl::string_view method) {
   return absl::StrCat("/purser.v1.", service, "/", method);
 }
 
-const std::map<std::string, MethodRule>& AccessRules() {
+const std::map<std::string, MethodRule, std::less<>>& AccessRules() {
   static const auto* rules = [] {
-    auto* r = new std::map<std::string, MethodRule>();
+    auto* r = new std::map<std::string, MethodRule, std::less<>>();
     auto op = [&](const char* m, Access a, bool audited) {
       (*r)[OperatorMethod(m)] = {a, audited};
     };
@@ -48,7 +48,7 @@ const std::map<std::string, MethodRule>& AccessRules() {
 
 const MethodRule* RuleFor(absl::string_view full_method) {
   const auto& rules = AccessRules();
-  auto it = rules.find(std::string(full_method));
+  auto it = rules.find(full_method);
   return it == rules.end() ? nullptr : &it->second;
 }
 

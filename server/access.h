@@ -2,6 +2,7 @@
 // server serves, and whether its calls go to the audit log. A method without
 // a rule is refused; a test walks every service so none can ship without one.
 #pragma once
+#include <functional>
 #include <map>
 #include <string>
 
@@ -25,7 +26,7 @@ struct MethodRule {
 };
 
 // By full name, "/purser.v1.OperatorService/ListEndpoints".
-const std::map<std::string, MethodRule>& AccessRules();
+const std::map<std::string, MethodRule, std::less<>>& AccessRules();
 // The rule for a method, or nullptr when nobody wrote one.
 const MethodRule* RuleFor(absl::string_view full_method);
 // "/purser.v1.<service>/<method>"

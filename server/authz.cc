@@ -66,18 +66,18 @@ absl::StatusOr<Caller> Authorizer::Authorize(const grpc::AuthContext& ctx,
   if (rule == nullptr) {
     return absl::PermissionDeniedError(absl::StrCat(full_method, " has no access rule"));
   }
-  std::string method(full_method.substr(full_method.rfind('/') + 1));
+  absl::string_view method = full_method.substr(full_method.rfind('/') + 1);
   switch (rule->access) {
     case Access::kEnrollment:
       return Caller();
     case Access::kAgent:
       return Agent(ctx);
     case Access::kViewer:
-      return Operator(ctx, Role::kViewer, method.c_str());
+      return Operator(ctx, Role::kViewer, method);
     case Access::kOperator:
-      return Operator(ctx, Role::kOperator, method.c_str());
+      return Operator(ctx, Role::kOperator, method);
     case Access::kAdmin:
-      return Operator(ctx, Role::kAdmin, method.c_str());
+      return Operator(ctx, Role::kAdmin, method);
   }
   return absl::PermissionDeniedError(absl::StrCat(full_method, " has no access rule"));
 }
@@ -115,7 +115,7 @@ absl::StatusOr<Caller> Authorizer::Agent(const grpc::AuthContext& ctx) {
 }
 
 absl::StatusOr<Caller> Authorizer::Operator(const grpc::AuthContext& ctx, Role min,
-                                            const char* method) {
+                                            absl::string_view method) {
   auto caller = Identify(ctx);
   if (!caller.ok()) return caller.status();
   if (caller->is_agent) {

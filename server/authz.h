@@ -46,7 +46,7 @@ class Authorizer {
   // PERMISSION_DENIED for an operator certificate or a revoked one.
   absl::StatusOr<Caller> Agent(const grpc::AuthContext& ctx);
   // The caller of an operator method needing at least `min`.
-  absl::StatusOr<Caller> Operator(const grpc::AuthContext& ctx, Role min, const char* method);
+  absl::StatusOr<Caller> Operator(const grpc::AuthContext& ctx, Role min, absl::string_view method);
 
   // Whoever the certificate names, role aside (refused if revoked or expired).
   absl::StatusOr<Caller> Identify(const grpc::AuthContext& ctx);

@@ -393,7 +393,7 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::ListCertificates(
           after.second = parts.second;
         }
         for (const auto& c : *certs) {
-          if (!req->page_token().empty() && key(c) <= after) continue;
+          if (key(c) <= after) continue;
           if (resp->certificates_size() == size) {
             const auto& last = resp->certificates(size - 1);
             resp->set_next_page_token(absl::StrCat(last.issued_unix_ms(), "/", last.serial()));

@@ -17,21 +17,24 @@ using namespace sqlite;  // NOLINT: the shared row helpers
 
 namespace {
 
-absl::Status InsertPlanVersion(Connection& c, const v1::Plan& plan, const std::string& sha,
-                               int64_t now_ms) {
+// A plan version, digested and serialised by the caller: not on the writer thread.
+struct PlanVersion {
+  explicit PlanVersion(const v1::Plan& plan)
+      : sha(PlanDigest(plan)), name(plan.name()), blob(plan.SerializeAsString()) {}
+  std::string sha, name, blob;
+};
+
+absl::Status InsertPlanVersion(Connection& c, const PlanVersion& v, int64_t now_ms) {
   ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO plan_versions(sha256, name, plan, created_ms) "
                                      "VALUES (?, ?, ?, ?) ON CONFLICT(sha256) DO NOTHING"));
-  return s.Bind(1, sha)
-      .Bind(2, plan.name())
-      .BindBlob(3, plan.SerializeAsString())
-      .Bind(4, now_ms)
-      .Exec();
+  return s.Bind(1, v.sha).Bind(2, v.name).BindBlob(3, v.blob).Bind(4, now_ms).Exec();
 }
 
 }  // namespace
 
 absl::StatusOr<v1::StartRunResponse> SqliteStore::StartRun(const RunSpec& spec) {
   v1::StartRunResponse out;
+  const PlanVersion version(spec.plan);
   absl::Status st = Write([&](Connection& c) -> absl::Status {
     out.Clear();
     out.set_run_id(spec.run_id);
@@ -45,8 +48,7 @@ absl::StatusOr<v1::StartRunResponse> SqliteStore::StartRun(const RunSpec& spec) 
         ids.push_back(s.Text(0));
       }
     }
-    std::string plan_sha = PlanDigest(spec.plan);
-    RETURN_IF_ERROR(InsertPlanVersion(c, spec.plan, plan_sha, spec.now_ms));
+    RETURN_IF_ERROR(InsertPlanVersion(c, version, spec.now_ms));
     {
       ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO runs(id, plan_name, purpose, params, "
                                          "created_ms, created_by, reboot_policy, artifacts, "
@@ -59,7 +61,7 @@ absl::StatusOr<v1::StartRunResponse> SqliteStore::StartRun(const RunSpec& spec) 
                           .Bind(6, spec.created_by)
                           .BindBlob(7, spec.reboot_policy.SerializeAsString())
                           .BindBlob(8, MapBlob(spec.artifacts))
-                          .Bind(9, plan_sha)
+                          .Bind(9, version.sha)
                           .Exec());
     }
     auto skip = [&](const std::string& id, const std::string& reason) {
@@ -147,9 +149,9 @@ absl::StatusOr<v1::StartRunResponse> SqliteStore::StartRun(const RunSpec& spec) 
 }
 
 absl::StatusOr<std::string> SqliteStore::PutPlanVersion(const v1::Plan& plan, int64_t now_ms) {
-  std::string sha = PlanDigest(plan);
-  RETURN_IF_ERROR(Write([&](Connection& c) { return InsertPlanVersion(c, plan, sha, now_ms); }));
-  return sha;
+  const PlanVersion version(plan);
+  RETURN_IF_ERROR(Write([&](Connection& c) { return InsertPlanVersion(c, version, now_ms); }));
+  return version.sha;
 }
 
 absl::StatusOr<v1::Plan> SqliteStore::GetPlanVersion(const std::string& sha256) {
@@ -431,9 +433,7 @@ absl::Status FailLostReboots(Connection& c, int64_t now_ms, int64_t watching_sin
                                      "j.reboot_ordered_ms, e.last_seen_ms FROM jobs j "
                                      "JOIN runs r ON r.id = j.run_id "
                                      "JOIN endpoints e ON e.id = j.endpoint_id "
-                                     "WHERE j.state = 2 AND j.reboot_ordered_ms > 0 AND "
-                                     "j.reboot_ordered_ms < ?"));
-  s.Bind(1, now_ms - 1000);
+                                     "WHERE j.reboot_ordered_ms > 0 AND j.state = 2"));
   struct Lost {
     std::string job_id, endpoint_id, run_id, message;
     JobView view;
@@ -468,7 +468,6 @@ absl::Status FailLostReboots(Connection& c, int64_t now_ms, int64_t watching_sin
   for (const auto& l : lost) {
     Transition t =
         Decide(l.view, {v1::STEP_OUTCOME_FAILED, v1::ERROR_CLASS_REBOOT_LOST, 0, l.message});
-    t.job_state = v1::JOB_STATE_FAILED;
     RETURN_IF_ERROR(ApplyTransition(c, l.endpoint_id, l.job_id, l.run_id, l.view, t, 0, l.message,
                                     false, now_ms));
   }
