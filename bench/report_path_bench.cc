@@ -7,13 +7,13 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "bench/echo_server.h"
-#include "client/connection.h"
 #include "db/sqlite/sqlite_store.h"
 #include "grpcpp/client_context.h"
 #include "server/server.h"
 #include "shared/files.h"
 #include "shared/grpc_options.h"
 #include "shared/logging.h"
+#include "shared/raw_agent.h"
 #include "tests/test_util.h"
 
 ABSL_FLAG(int, agents, 64, "agents (one connection and one caller each)");
@@ -77,13 +77,13 @@ int Main() {
     inv.mutable_os()->set_service_pack(1);
     inv.mutable_os()->set_edition("Enterprise");
     inv.mutable_os()->set_arch(v1::ARCH_X64);
-    auto id = client::Enroll(target, ca, token.token(), inv, dir.Sub(absl::StrCat("a", i)));
+    auto id = EnrollRawIdentity(target, ca, token.token(), inv, dir.Sub(absl::StrCat("a", i)));
     if (!id.ok()) {
       std::fprintf(stderr, "enroll: %s\n", id.status().ToString().c_str());
       return 1;
     }
     ids.push_back(id->endpoint_id);
-    agents.push_back(v1::AgentService::NewStub(client::AgentChannel(target, *id)));
+    agents.push_back(v1::AgentService::NewStub(RawAgentChannel(target, *id)));
   }
   auto start_run = [&](const std::vector<std::string>& endpoints) {
     v1::StartRunRequest req;

@@ -14,6 +14,7 @@
 #include "shared/files.h"
 #include "shared/grpc_options.h"
 #include "shared/plan/plan_loader.h"
+#include "shared/status_macros.h"
 
 namespace purser::testing {
 
@@ -257,13 +258,22 @@ v1::Inventory Win7Inventory(const std::string& hostname) {
   return inv;
 }
 
+absl::StatusOr<AgentIdentity> EnrollIdentity(const TestServer& server, const std::string& token,
+                                             const v1::Inventory& inventory,
+                                             const std::string& state_dir) {
+  return EnrollRawIdentity(server.address(), server.ca_pem(), token, inventory, state_dir);
+}
+
+std::shared_ptr<grpc::Channel> AgentChannel(const TestServer& server, const AgentIdentity& id) {
+  return RawAgentChannel(server.address(), id);
+}
+
 absl::StatusOr<RawAgent> EnrollRaw(const TestServer& server, const std::string& token,
                                    const v1::Inventory& inventory, const std::string& state_dir) {
-  auto id = client::Enroll(server.address(), server.ca_pem(), token, inventory, state_dir);
-  if (!id.ok()) return id.status();
+  ASSIGN_OR_RETURN(AgentIdentity id, EnrollIdentity(server, token, inventory, state_dir));
   RawAgent a;
-  a.identity = *id;
-  a.stub = v1::AgentService::NewStub(client::AgentChannel(server.address(), *id));
+  a.identity = id;
+  a.stub = v1::AgentService::NewStub(AgentChannel(server, id));
   return a;
 }
 

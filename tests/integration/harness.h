@@ -11,9 +11,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/connection.h"
+#include "grpcpp/channel.h"
 #include "purser/v1/agent.grpc.pb.h"
 #include "purser/v1/operator.grpc.pb.h"
+#include "shared/raw_agent.h"
 
 namespace purser::testing {
 
@@ -90,9 +91,17 @@ absl::StatusOr<std::unique_ptr<Process>> StartAgent(const TestServer& server,
                                                     const std::string& profile,
                                                     std::vector<std::string> extra_flags = {});
 
+// A raw agent: a test speaks the agent API itself, to act badly on purpose.
+// Real agents are purser-agent processes.
+using AgentIdentity = RawIdentity;
+absl::StatusOr<AgentIdentity> EnrollIdentity(const TestServer& server, const std::string& token,
+                                             const v1::Inventory& inventory,
+                                             const std::string& state_dir);
+std::shared_ptr<grpc::Channel> AgentChannel(const TestServer& server, const AgentIdentity& id);
+
 // An in-process agent identity and stub.
 struct RawAgent {
-  client::Identity identity;
+  AgentIdentity identity;
   std::unique_ptr<v1::AgentService::Stub> stub;
 };
 absl::StatusOr<RawAgent> EnrollRaw(const TestServer& server, const std::string& token,

@@ -141,8 +141,7 @@ TEST_F(OperatorsTest, EveryRoleMethodPairIsAllowedOrRefusedAsSpecified) {
     auto agent = EnrollRaw(*server_, *token, Win7Inventory("agent"),
                            dir_.Sub(std::string("ag-") + row.method));
     ASSERT_TRUE(agent.ok());
-    auto as_operator =
-        v1::OperatorService::NewStub(client::AgentChannel(server_->address(), agent->identity));
+    auto as_operator = v1::OperatorService::NewStub(AgentChannel(*server_, agent->identity));
     EXPECT_EQ(row.call(as_operator.get()).error_code(), grpc::StatusCode::PERMISSION_DENIED)
         << row.method;
   }

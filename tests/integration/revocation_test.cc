@@ -3,7 +3,6 @@
 // an open connection or stream ends with its certificate.
 #include <gtest/gtest.h>
 
-#include "client/connection.h"
 #include "grpcpp/client_context.h"
 #include "shared/x509.h"
 #include "tests/integration/harness.h"
@@ -51,20 +50,17 @@ TEST_F(RevocationTest, ARevokedKeyReenrollsOnlyWithATokenThatReadmitsIt) {
   auto a = EnrollRaw(*server_, *token, Win7Inventory("pc"), dir_.Sub("a"));
   ASSERT_TRUE(a.ok()) << a.status();
   ASSERT_TRUE(Revoke(*server_, Serial(a->identity.cert_pem)).ok());
-  auto same_token = client::Enroll(server_->address(), server_->ca_pem(), *token,
-                                   Win7Inventory("pc"), dir_.Sub("a"));
+  auto same_token = EnrollIdentity(*server_, *token, Win7Inventory("pc"), dir_.Sub("a"));
   EXPECT_EQ(same_token.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_NE(same_token.status().message().find("revoked"), std::string::npos)
       << same_token.status();
   auto fresh = server_->Token(1);
-  auto fresh_token = client::Enroll(server_->address(), server_->ca_pem(), *fresh,
-                                    Win7Inventory("pc"), dir_.Sub("a"));
+  auto fresh_token = EnrollIdentity(*server_, *fresh, Win7Inventory("pc"), dir_.Sub("a"));
   EXPECT_EQ(fresh_token.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(server_->Get(a->identity.endpoint_id)->endpoint().state(), v1::ENDPOINT_STATE_REVOKED);
 
   auto readmit = server_->Token(1, 3600, {a->identity.endpoint_id});
-  auto back = client::Enroll(server_->address(), server_->ca_pem(), *readmit, Win7Inventory("pc"),
-                             dir_.Sub("a"));
+  auto back = EnrollIdentity(*server_, *readmit, Win7Inventory("pc"), dir_.Sub("a"));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->endpoint_id, a->identity.endpoint_id);
   EXPECT_EQ(server_->Get(a->identity.endpoint_id)->endpoint().state(), v1::ENDPOINT_STATE_ENROLLED);
@@ -89,8 +85,7 @@ TEST_F(RevocationTest, WorkInFlightCannotUndoARevocation) {
   auto e = server_->Get(a->identity.endpoint_id);
   EXPECT_EQ(e->endpoint().state(), v1::ENDPOINT_STATE_REVOKED) << e->endpoint().DebugString();
   for (const auto& j : e->jobs()) EXPECT_EQ(j.state(), v1::JOB_STATE_CANCELLED) << j.DebugString();
-  auto again = client::Enroll(server_->address(), server_->ca_pem(), *token, Win7Inventory("pc"),
-                              dir_.Sub("a"));
+  auto again = EnrollIdentity(*server_, *token, Win7Inventory("pc"), dir_.Sub("a"));
   EXPECT_EQ(again.status().code(), absl::StatusCode::kPermissionDenied) << again.status();
 }
 
@@ -108,10 +103,9 @@ TEST_F(RevocationTest, RenewedCertificatesFallWithTheEndpoint) {
     v1::RenewCertificateResponse resp;
     grpc::ClientContext ctx;
     ASSERT_TRUE(a->stub->RenewCertificate(Ctx(&ctx), req, &resp).ok());
-    client::Identity renewed = a->identity;
+    AgentIdentity renewed = a->identity;
     renewed.cert_pem = resp.certificate_pem();
-    auto renewed_stub =
-        v1::AgentService::NewStub(client::AgentChannel(server_->address(), renewed));
+    auto renewed_stub = v1::AgentService::NewStub(AgentChannel(*server_, renewed));
     ASSERT_TRUE(CheckIn(renewed_stub.get()).ok());
     std::string old_serial = Serial(a->identity.cert_pem), new_serial = Serial(renewed.cert_pem);
     ASSERT_NE(old_serial, new_serial);

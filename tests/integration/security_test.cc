@@ -157,8 +157,7 @@ TEST_F(SecurityTest, AgentsAndOperatorsCannotSwapRoles) {
   auto token = server_->Token(1);
   auto a = EnrollRaw(*server_, *token, Win7Inventory("a"), dir_.Sub("a"));
   ASSERT_TRUE(a.ok());
-  auto as_operator =
-      v1::OperatorService::NewStub(client::AgentChannel(server_->address(), a->identity));
+  auto as_operator = v1::OperatorService::NewStub(AgentChannel(*server_, a->identity));
   v1::ListEndpointsResponse list;
   grpc::ClientContext c1;
   EXPECT_EQ(as_operator->ListEndpoints(Ctx(&c1), v1::ListEndpointsRequest(), &list).error_code(),

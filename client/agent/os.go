@@ -1,0 +1,5 @@
+package agent
+
+import "runtime"
+
+const isWindows = runtime.GOOS == "windows"
