@@ -1,21 +1,19 @@
 // The bare boot storm: N fresh mTLS connections (ECDSA P-256), one echo call
 // each, all at once, from 127.0.0.1..K, against the bare echo server in its
-// own process. The limit a Purser boot storm of the same size compares with.
+// own process. The limit a Purser boot storm of the same size compares with;
+// the client is purser-fleetsim's, the agents' own gRPC stack.
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "bench/echo_server.h"
-#include "fleetsim/rpc_stats.h"
-#include "fleetsim/source_address.h"
-#include "grpcpp/client_context.h"
-#include "grpcpp/create_channel.h"
-#include "shared/grpc_options.h"
+#include "shared/files.h"
 
 ABSL_FLAG(int, connections, 10'000, "fresh connections, one call each");
 ABSL_FLAG(int, source_ips, 8, "spread over 127.0.0.1..N");
@@ -64,55 +62,33 @@ pid_t StartServer(const Pki& pki, int* port, int* stop_fd, int* cpu_fd) {
 int Main() {
   const int n = absl::GetFlag(FLAGS_connections), ips = absl::GetFlag(FLAGS_source_ips);
   Pki pki = MakePki();  // before fork: OpenSSL only, no gRPC yet
+  char dir_template[] = "/tmp/purser-storm-XXXXXX";
+  std::string dir = mkdtemp(dir_template) ? dir_template : "";
+  if (dir.empty() || !WriteFileAtomic(dir + "/ca.pem", pki.ca_pem).ok() ||
+      !WriteFileAtomic(dir + "/client.pem", pki.client_pem).ok() ||
+      !WriteFileAtomic(dir + "/client.key", pki.client_key, 0600).ok()) {
+    std::fprintf(stderr, "cannot write the storm's certificates to /tmp\n");
+    return 1;
+  }
   int port = 0, stop_fd = -1, cpu_fd = -1;
   pid_t child = StartServer(pki, &port, &stop_fd, &cpu_fd);
   if (child < 0) {
     std::fprintf(stderr, "cannot start the echo server process\n");
     return 1;
   }
-  std::string target = absl::StrCat("127.0.0.1:", port);
-  std::vector<std::unique_ptr<Echo::Stub>> stubs;
-  for (int i = 0; i < n; ++i) {
-    grpc::ChannelArguments args = ClientChannelArgs();
-    fleetsim::BindSourceAddress(&args, absl::StrCat("127.0.0.", 1 + i % ips));
-    grpc::SslCredentialsOptions o{pki.ca_pem, pki.client_key, pki.client_pem};
-    stubs.push_back(
-        Echo::NewStub(grpc::CreateCustomChannel(target, grpc::SslCredentials(o), args)));
-  }
-  struct Call {
-    grpc::ClientContext ctx;
-    EchoMessage req, resp;
-  };
-  std::vector<Call> calls(n);
-  std::atomic<int> done{0}, errors{0};
-  fleetsim::RateMeter rate;
-  absl::Time t0 = absl::Now();
-  rate.Start(t0);
-  for (int i = 0; i < n; ++i) {
-    calls[i].ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-    calls[i].ctx.set_wait_for_ready(true);
-    calls[i].req.set_payload("boot");
-    stubs[i]->async()->Echo(&calls[i].ctx, &calls[i].req, &calls[i].resp, [&](grpc::Status st) {
-      if (!st.ok()) ++errors;
-      rate.Add(absl::Now());
-      ++done;
-    });
-  }
-  while (done < n) absl::SleepFor(absl::Milliseconds(10));
-  double secs = absl::ToDoubleSeconds(absl::Now() - t0);
+  // The fleet simulator's bare storm prints the figures; the echo server's
+  // CPU it reads from /proc.
+  std::string cmd =
+      absl::StrCat(PURSER_FLEETSIM_BIN, " --phases=bare-storm --echo_server=127.0.0.1:", port,
+                   " --echo_server_pid=", child, " --ca=", dir, "/ca.pem --cert=", dir,
+                   "/client.pem --key=", dir, "/client.key --agents=", n, " --source_ips=", ips);
+  int status = std::system(cmd.c_str());
   close(stop_fd);
   double server_cpu = 0;
   (void)!read(cpu_fd, &server_cpu, sizeof(server_cpu));
   waitpid(child, nullptr, 0);
-  std::printf(
-      "bare mTLS storm: %d fresh connections, one echo each, all done after %.2f s; peak %lld/s; "
-      "%d errors; echo server CPU %.1f s (%.2f ms per handshake)\n",
-      n, secs, static_cast<long long>(rate.PeakPerSecond()), errors.load(), server_cpu,
-      1000 * server_cpu / n);
-  std::printf("figure storm_seconds %.3f\nfigure storm_server_cpu_seconds %.3f\n", secs,
-              server_cpu);
-  std::fflush(stdout);
-  std::_Exit(errors ? 1 : 0);  // thousands of channels: let the OS reclaim them
+  std::filesystem::remove_all(dir);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
 }  // namespace

@@ -13,7 +13,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "client/sim/profiles.h"
 #include "grpc/support/log.h"
 #include "grpcpp/client_context.h"
 #include "purser/v1/operator.grpc.pb.h"
@@ -48,7 +47,8 @@ ABSL_FLAG(std::string, from_file, "", "secret put: file holding the value");
 ABSL_FLAG(std::string, reboot, "now",
           "run start: reboot policy: now, operator, or window:HH:MM-HH:MM (UTC)");
 ABSL_FLAG(std::string, name, "", "artifact upload: name (default: the file's name)");
-ABSL_FLAG(std::string, os, "", "plan show: a simulated profile, e.g. win7-sp1-x64-ent");
+ABSL_FLAG(std::string, os, "",
+          "plan show: the OS, e.g. win7-sp1-x64-ent, win81-x86-pro, win2008r2-sp1-x64");
 ABSL_FLAG(std::vector<std::string>, products, {}, "campaign create: WINDOWS_7,WINDOWS_8_1,...");
 ABSL_FLAG(bool, dynamic, false, "campaign create: endpoints enrolling later join");
 ABSL_FLAG(int, cap, 0, "campaign create: most members (dynamic)");
@@ -300,15 +300,15 @@ int PlanCommand(const std::vector<char*>& args) {
     return 0;
   }
   if (verb == "show") {
-    auto machine = purser::client::sim::MakeProfile(absl::GetFlag(FLAGS_os), "");
-    if (!machine.ok()) return Usage(absl::StrCat("--os: ", machine.status().message()));
+    auto os_facts = purser::ParseOsName(absl::GetFlag(FLAGS_os));
+    if (!os_facts.ok()) return Usage(absl::StrCat("--os: ", os_facts.status().message()));
     std::map<std::string, std::string> given = KeyValues(absl::GetFlag(FLAGS_params));
     for (const auto& p : plan->params()) {
       if (p.required() && !given.count(p.name())) given[p.name()] = "<" + p.name() + ">";
     }
     auto params = purser::ResolveParams(*plan, given);
     if (!params.ok()) return Usage(std::string(params.status().message()));
-    const purser::v1::OsFacts& os = machine->inventory().os();
+    const purser::v1::OsFacts& os = *os_facts;
     std::cout << plan->name() << " on " << purser::OsDisplayName(os);
     if (!purser::IsSupportedOs(os))
       std::cout << " (unsupported: " << purser::UnsupportedReason(os) << ")";

@@ -9,7 +9,7 @@ if [ -n "$unformatted" ]; then
   echo "not gofmt-formatted:" $unformatted
   exit 1
 fi
-for target in linux/amd64 linux/386; do
+for target in linux/amd64 linux/386 windows/amd64 windows/386; do
   GOOS=${target%/*} GOARCH=${target#*/} scripts/go.sh vet purser/client/... purser/fleetsim/...
 done
 echo "go vet and gofmt: clean"

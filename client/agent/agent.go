@@ -17,7 +17,8 @@ import (
 type Options struct {
 	Dialer   Dialer
 	StateDir string
-	// WaitSeconds is the long poll's length.
+	// WaitSeconds is the long poll's length (0: answered at once; the
+	// server caps it).
 	WaitSeconds int
 	// BackoffInitial and BackoffMax bound the delay between failed calls.
 	BackoffInitial, BackoffMax time.Duration
@@ -51,9 +52,6 @@ type Agent struct {
 
 // New makes an agent for an enrolled identity.
 func New(opts Options, id *Identity, exec Executor) *Agent {
-	if opts.WaitSeconds <= 0 {
-		opts.WaitSeconds = 25
-	}
 	if opts.BackoffInitial <= 0 {
 		opts.BackoffInitial = 500 * time.Millisecond
 	}

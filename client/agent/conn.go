@@ -75,8 +75,13 @@ func (d Dialer) Dial(id *Identity) (*grpc.ClientConn, error) {
 			Time: 60 * time.Second, Timeout: 20 * time.Second, PermitWithoutStream: true}),
 		// Reconnects back off with jitter so a fleet that lost the server
 		// does not come back as one storm of handshakes.
-		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{
-			BaseDelay: 500 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 10 * time.Second}}),
+		// A handshake gets its own 20 s: left at zero, grpc-go would give it
+		// only the backoff delay, and a busy server (a boot storm) would see
+		// handshakes abandoned and retried.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff: backoff.Config{
+				BaseDelay: 500 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 10 * time.Second},
+			MinConnectTimeout: 20 * time.Second}),
 	}
 	opts = append(opts, d.Extra...)
 	return grpc.Dial(d.Server, opts...)

@@ -1,5 +1,7 @@
 #include "shared/plan/platform.h"
 
+#include <vector>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -198,6 +200,75 @@ std::string OsDisplayName(const v1::OsFacts& os) {
   if (os.arch() == v1::ARCH_X64) absl::StrAppend(&out, " x64");
   if (os.arch() == v1::ARCH_X86) absl::StrAppend(&out, " x86");
   return out;
+}
+
+absl::StatusOr<v1::OsFacts> ParseOsName(const std::string& name) {
+  struct Os {
+    const char* name;
+    v1::OsProduct product;
+    const char* version;  // with the service pack below, if any
+    const char* version_sp1;
+    bool server;
+  };
+  static const Os kOses[] = {
+      {"win7", v1::OS_PRODUCT_WINDOWS_7, "6.1.7600", "6.1.7601", false},
+      {"win8", v1::OS_PRODUCT_WINDOWS_8, "6.2.9200", "", false},
+      {"win81", v1::OS_PRODUCT_WINDOWS_8_1, "6.3.9600", "", false},
+      {"win10", v1::OS_PRODUCT_WINDOWS_10, "10.0.19045", "", false},
+      {"win2008", v1::OS_PRODUCT_WINDOWS_SERVER_2008, "6.0.6001", "6.0.6001", true},
+      {"win2008r2", v1::OS_PRODUCT_WINDOWS_SERVER_2008_R2, "6.1.7600", "6.1.7601", true},
+      {"win2012", v1::OS_PRODUCT_WINDOWS_SERVER_2012, "6.2.9200", "", true},
+      {"win2012r2", v1::OS_PRODUCT_WINDOWS_SERVER_2012_R2, "6.3.9600", "", true},
+  };
+  static const std::pair<const char*, const char*> kEditions[] = {
+      {"ent", "Enterprise"}, {"pro", "Professional"}, {"std", "Standard"},
+      {"dc", "Datacenter"},  {"ult", "Ultimate"},
+  };
+  std::vector<std::string> parts = absl::StrSplit(name, '-');
+  const Os* os = nullptr;
+  for (const auto& o : kOses) {
+    if (parts[0] == o.name) os = &o;
+  }
+  if (os == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", parts[0], "\" in \"", name,
+        "\" is not an OS (win7, win8, win81, win10, win2008, win2008r2, win2012, win2012r2)"));
+  }
+  v1::OsFacts facts;
+  facts.set_product(os->product);
+  facts.set_version(os->version);
+  facts.set_product_type(os->server ? v1::PRODUCT_TYPE_SERVER : v1::PRODUCT_TYPE_WORKSTATION);
+  facts.set_edition(os->server ? "Standard" : "Enterprise");
+  size_t i = 1;
+  if (i < parts.size() && parts[i].rfind("sp", 0) == 0) {
+    int sp = 0;
+    if (!absl::SimpleAtoi(parts[i].substr(2), &sp) || sp < 0 || sp > 2 || *os->version_sp1 == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", parts[i], "\" in \"", name, "\" is not a service pack of ", parts[0]));
+    }
+    facts.set_service_pack(sp);
+    if (sp > 0) facts.set_version(os->version_sp1);
+    ++i;
+  }
+  if (i >= parts.size() || (parts[i] != "x64" && parts[i] != "x86")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", name, "\" names no architecture (x64 or x86) after the OS"));
+  }
+  facts.set_arch(parts[i] == "x64" ? v1::ARCH_X64 : v1::ARCH_X86);
+  if (++i < parts.size()) {
+    bool known = false;
+    for (const auto& [abbrev, edition] : kEditions) {
+      if (parts[i] == abbrev) {
+        facts.set_edition(edition);
+        known = true;
+      }
+    }
+    if (!known || i + 1 < parts.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", parts[i], "\" in \"", name, "\" is not an edition (ent, pro, std, dc, ult)"));
+    }
+  }
+  return facts;
 }
 
 }  // namespace purser

@@ -2,6 +2,7 @@
 #pragma once
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "purser/v1/common.pb.h"
 #include "purser/v1/plan.pb.h"
 
@@ -31,6 +32,12 @@ std::string InconsistencyOf(const v1::OsFacts& os);
 bool PlatformMatches(const v1::Platform& platform, const v1::OsFacts& os);
 // "Windows 7 SP1 Enterprise x64".
 std::string OsDisplayName(const v1::OsFacts& os);
+// The facts a short OS name gives, for previewing a plan without a machine:
+// "<os>[-sp<N>]-<x64|x86>[-<edition>]", os one of win7 win8 win81 win10
+// win2008 win2008r2 win2012 win2012r2, edition ent pro std dc ult (default:
+// Enterprise, or Standard for a server); e.g. "win7-sp1-x86-pro". Errors
+// name the part that is wrong.
+absl::StatusOr<v1::OsFacts> ParseOsName(const std::string& name);
 // "WINDOWS_7" for OS_PRODUCT_WINDOWS_7.
 std::string ShortEnumName(const std::string& full, const std::string& prefix);
 

@@ -3,13 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_join.h"
-#include "client/sim/profiles.h"
+#include "shared/plan/platform.h"
 #include "shared/plan/plan_loader.h"
 
 namespace purser {
 namespace {
 
-// The effective step ids of the default plan for a simulated profile's OS.
+// The effective step ids of the default plan on an OS ("win7-sp1-x64-ent").
 std::string Steps(const std::string& profile, std::map<std::string, std::string> params = {}) {
   auto plan = LoadPlanFile(std::string(PURSER_PLANS_DIR) + "/mde-downlevel-onboard.textproto");
   EXPECT_TRUE(plan.ok()) << plan.status();
@@ -17,9 +17,10 @@ std::string Steps(const std::string& profile, std::map<std::string, std::string>
   params.emplace("workspace_key", "k");
   auto resolved = ResolveParams(*plan, params);
   EXPECT_TRUE(resolved.ok()) << resolved.status();
-  auto machine = client::sim::MakeProfile(profile, "h");
+  auto os = ParseOsName(profile);
+  EXPECT_TRUE(os.ok()) << os.status();
   std::vector<std::string> ids;
-  for (int i : EffectiveSteps(*plan, machine->inventory().os(), *resolved)) {
+  for (int i : EffectiveSteps(*plan, *os, *resolved)) {
     ids.push_back(plan->steps(i).id());
   }
   return absl::StrJoin(ids, " ");

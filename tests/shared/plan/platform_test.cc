@@ -121,5 +121,27 @@ TEST(Platform, EditionVariantsCountAsTheirBase) {
   EXPECT_FALSE(IsSupportedOs(Os(v1::OS_PRODUCT_WINDOWS_7, 1, "HomePremiumN")));
 }
 
+// A plan is previewed on an OS named in a few letters; a wrong part is named.
+TEST(Platform, ShortOsNamesGiveTheirFacts) {
+  auto win7 = ParseOsName("win7-sp1-x86-pro");
+  ASSERT_TRUE(win7.ok()) << win7.status();
+  EXPECT_EQ(OsDisplayName(*win7), "Windows 7 SP1 Professional x86");
+  EXPECT_TRUE(IsSupportedOs(*win7)) << UnsupportedReason(*win7);
+  auto server = ParseOsName("win2008r2-sp1-x64");
+  ASSERT_TRUE(server.ok());
+  EXPECT_EQ(server->edition(), "Standard");
+  EXPECT_EQ(server->product_type(), v1::PRODUCT_TYPE_SERVER);
+  EXPECT_TRUE(IsSupportedOs(*server)) << UnsupportedReason(*server);
+  auto rtm = ParseOsName("win7-x64");
+  ASSERT_TRUE(rtm.ok());
+  EXPECT_FALSE(IsSupportedOs(*rtm)) << "Windows 7 without SP1";
+  EXPECT_EQ(InconsistencyOf(*ParseOsName("win81-x64-ent")), "");
+  EXPECT_NE(ParseOsName("win95-x86").status().message().find("\"win95\""), std::string::npos);
+  EXPECT_NE(ParseOsName("win7-sp1").status().message().find("architecture"), std::string::npos);
+  EXPECT_NE(ParseOsName("win7-sp1-x64-gold").status().message().find("\"gold\""),
+            std::string::npos);
+  EXPECT_FALSE(ParseOsName("win81-sp1-x64").ok());
+}
+
 }  // namespace
 }  // namespace purser
