@@ -6,8 +6,7 @@ import (
 	"io"
 )
 
-// Config is every flag of purser-fleetsim (the C++ simulator's, same names
-// and defaults, plus --crash_restart_ms and the bare storm's two).
+// Config is every flag of purser-fleetsim.
 type Config struct {
 	Server, CA, Cert, Key                          string
 	Agents                                         int

@@ -68,8 +68,8 @@ func profileOf(mix []MixEntry, i int) string {
 }
 
 // hasFault: agent i has a fault when its slot, spread evenly, falls under the
-// percentage. The same formula as the C++ simulator: a run with the same
-// flags picks the same agents.
+// percentage. Deterministic: a run with the same flags picks the same
+// agents.
 func hasFault(i int, pct float64, salt int) bool {
 	return pct > 0 && float64((int64(i)*7919+int64(salt)*104729)%10000) < pct*100
 }

@@ -43,7 +43,7 @@ func (s *RPCStats) Record(rpc string, latency time.Duration, ok bool) {
 	}
 }
 
-// percentile of sorted values: the nearest rank, as the C++ simulator.
+// percentile of sorted values: the nearest rank.
 func percentile(sorted []float32, q float64) float64 {
 	if len(sorted) == 0 {
 		return 0

@@ -82,6 +82,10 @@ std::string EndpointDetail(const v1::GetEndpointResponse& resp) {
        absl::StrCat(e.online() ? "online, " : "offline, ", Ago(e.last_seen_unix_ms(), now))},
       {"kbs:", absl::StrJoin(e.installed_kbs(), " ")},
       {".net:", e.dotnet_version()},
+      {"agent:", e.agent_version().empty()
+                     ? "-"
+                     : absl::StrCat(e.agent_version(), " (",
+                                    e.agent_arch() == v1::ARCH_X86 ? "x86" : "x64", ")")},
       {"labels:", labels},
       {"certificate:", e.cert_serial()},
   });

@@ -10,7 +10,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
 case $build in /*) ;; *) build=$root/$build ;; esac
-export GO111MODULE=off GOPATH="$build/gopath:/usr/share/gocode" CGO_ENABLED=0 \
+export GO111MODULE=off GOPATH="$build/gopath:/usr/share/gocode" CGO_ENABLED=${CGO_ENABLED:-0} \
   GOCACHE="$build/gocache" GOFLAGS=-trimpath
 args=()
 for a in "$@"; do

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -72,10 +73,12 @@ func New(opts Options, id *Identity, exec Executor) *Agent {
 	}
 }
 
-// fingerprint is this installation: its own nonce and the machine's name.
-// A cloned machine carries the nonce along but not, once renamed, the name.
-func (a *Agent) fingerprint() string {
-	return a.id.Nonce + "/" + a.exec.Inventory().GetHostname()
+// fingerprint is this installation: its own nonce and the machine's name
+// (from an inventory just read: reading one walks the whole servicing store
+// on Windows). A cloned machine carries the nonce along but not, once
+// renamed, the name.
+func (a *Agent) fingerprint(inv *pb.Inventory) string {
+	return a.id.Nonce + "/" + inv.GetHostname()
 }
 
 // connect opens a fresh connection (a new boot, a renewed certificate).
@@ -114,8 +117,7 @@ func isFinal(s pb.EndpointState) bool {
 
 func (a *Agent) checkIn(ctx context.Context) (pb.EndpointState, error) {
 	inv := cloneInventory(a.exec.Inventory())
-	inv.AgentNonce = a.fingerprint()
-	inv.AgentVersion = Version
+	stamp(inv, a.fingerprint(inv))
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	resp, err := a.client.CheckIn(cctx, &pb.CheckInRequest{Inventory: inv})
@@ -189,9 +191,10 @@ func (a *Agent) runJob(ctx context.Context, job *pb.Job) error {
 	} else {
 		r = ExecuteStep(a.exec, step, params, a.opts.AllowRunCommand)
 	}
+	inv := a.exec.Inventory()
 	done := &pb.Journal{JobId: started.JobId, Attempt: started.Attempt, Phase: pb.Journal_PHASE_DONE,
 		StartedUnixMs: started.StartedUnixMs,
-		Result:        MakeReport(job, r, time.Since(t0), a.exec.Inventory(), a.fingerprint())}
+		Result:        MakeReport(job, r, time.Since(t0), inv, a.fingerprint(inv))}
 	if err := a.journal.Save(done); err != nil {
 		return err
 	}
@@ -199,16 +202,27 @@ func (a *Agent) runJob(ctx context.Context, job *pb.Job) error {
 	return a.reportJournaled(ctx)
 }
 
-// maybeRenew renews the certificate when little of its life is left, with
-// the same key: the endpoint id is derived from it, and a later
-// re-enrollment must find the same endpoint.
+// RenewAt is when a certificate is due for renewal: once less than
+// fraction of its life is left.
+func RenewAt(certPEM []byte, fraction float64) (time.Time, error) {
+	cert, err := parseCert(certPEM)
+	if err != nil {
+		return time.Time{}, err
+	}
+	life := cert.NotAfter.Sub(cert.NotBefore)
+	return cert.NotAfter.Add(-time.Duration(float64(life) * fraction)), nil
+}
+
+// maybeRenew renews the certificate once it is due, with the same key: the
+// endpoint id is derived from it, and a later re-enrollment must find the
+// same endpoint. An agent that stays connected for weeks renews too: this
+// runs before every long poll, not only at check-in.
 func (a *Agent) maybeRenew(ctx context.Context) error {
-	cert, err := parseCert(a.id.CertPEM)
+	due, err := RenewAt(a.id.CertPEM, a.opts.RenewFraction)
 	if err != nil {
 		return err
 	}
-	life := cert.NotAfter.Sub(cert.NotBefore)
-	if time.Until(cert.NotAfter) > time.Duration(float64(life)*a.opts.RenewFraction) {
+	if time.Now().Before(due) {
 		return nil
 	}
 	csr, err := MakeCSR(a.id.KeyPEM, a.id.EndpointID)
@@ -252,9 +266,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			checkedIn = true
 			a.backoff.Reset()
 			a.log.Infof("checked in as %s: %s", a.id.EndpointID, state)
-			if err := a.maybeRenew(ctx); err != nil {
-				a.log.Warningf("renewal: %v", err)
-			}
+		}
+		if err := a.maybeRenew(ctx); err != nil {
+			a.log.Warningf("renewal: %v", err)
 		}
 		// A result from before a restart goes first.
 		if err := a.reportJournaled(ctx); err != nil {
@@ -283,14 +297,22 @@ func (a *Agent) Run(ctx context.Context) error {
 		if resp.GetReboot() {
 			a.log.Infof("rebooting: a step asked for it and the run's policy allows it now")
 			err := a.exec.Reboot()
-			if err == ErrRebootOrdered {
+			switch {
+			case err == ErrRebootOrdered:
 				sleep(ctx, rebootGrace)
 				if ctx.Err() != nil {
 					return nil // the shutdown stopped us
 				}
 				a.log.Warningf("the machine did not restart within %v of the order; going on", rebootGrace)
-			} else if err != nil {
-				return err // never came back
+			case errors.Is(err, ErrMachineGone):
+				return err
+			case err != nil:
+				// Asked again at the next poll; the server's reboot deadline
+				// bounds how long this can last.
+				delay := a.backoff.Next()
+				a.log.Errorf("cannot reboot: %v; asking again in %d ms", err, delay.Milliseconds())
+				sleep(ctx, delay)
+				continue
 			}
 			// A new boot: a new connection, and the new inventory first.
 			if err := a.connect(); err != nil {

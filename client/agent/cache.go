@@ -40,7 +40,12 @@ func (c Cache) Ensure(ctx context.Context, client pb.AgentServiceClient, a *pb.A
 	}
 	path := filepath.Join(c.Dir, sha)
 	if PathExists(path) {
-		return path, nil // only verified files get this name
+		// Verified when it was kept, and again now: what runs is what was pinned,
+		// whatever happened to the disk since.
+		if got, err := sha256OfFile(path); err == nil && got == sha {
+			return path, nil
+		}
+		os.Remove(path)
 	}
 	if err := os.MkdirAll(c.Dir, 0700); err != nil {
 		return "", err

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -103,9 +105,12 @@ func (d Dialer) dialContext(ctx context.Context, addr string) (net.Conn, error) 
 		conn.SetDeadline(deadline)
 	}
 	fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", addr, addr)
-	// The server speaks only after the TLS ClientHello: nothing can be
-	// buffered past the proxy's answer.
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 1), &http.Request{Method: "CONNECT"})
+	head, err := readResponseHead(conn)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("proxy %s: %v", d.Proxy, err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(head)), &http.Request{Method: "CONNECT"})
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("proxy %s: %v", d.Proxy, err)
@@ -116,6 +121,34 @@ func (d Dialer) dialContext(ctx context.Context, addr string) (net.Conn, error) 
 	}
 	conn.SetDeadline(time.Time{})
 	return conn, nil
+}
+
+// stamp marks an inventory with who reports it: this installation, its
+// version and its own architecture.
+func stamp(inv *pb.Inventory, fingerprint string) {
+	inv.AgentNonce = fingerprint
+	inv.AgentVersion = Version
+	inv.AgentArch = pb.Arch_ARCH_X64
+	if runtime.GOARCH == "386" {
+		inv.AgentArch = pb.Arch_ARCH_X86
+	}
+}
+
+// readResponseHead reads the proxy's answer up to its blank line, a byte at
+// a time: whatever follows belongs to the TLS session and must stay unread.
+func readResponseHead(conn net.Conn) (string, error) {
+	var head []byte
+	b := make([]byte, 1)
+	for !strings.HasSuffix(string(head), "\r\n\r\n") {
+		if len(head) > 16<<10 {
+			return "", fmt.Errorf("its answer to CONNECT has no end")
+		}
+		if _, err := conn.Read(b); err != nil {
+			return "", err
+		}
+		head = append(head, b[0])
+	}
+	return string(head), nil
 }
 
 func cloneInventory(inv *pb.Inventory) *pb.Inventory {

@@ -33,9 +33,15 @@ type Executor interface {
 	Run(step *pb.Step, params map[string]string, timeout time.Duration) ActionResult
 	// Reboot reboots the machine. It returns nil once the machine is back
 	// (simulated), ErrRebootOrdered once the OS was told to restart (real:
-	// the shutdown ends the agent), or an error when it will not come back.
+	// the shutdown ends the agent), an error wrapping ErrMachineGone when
+	// the machine will never come back, or another error when the reboot
+	// could not be ordered.
 	Reboot() error
 }
+
+// ErrMachineGone: the machine did not come back from a reboot; the agent
+// stops.
+var ErrMachineGone = errors.New("the machine did not come back from its reboot")
 
 // ErrRebootOrdered: the OS is restarting the machine; the agent waits to be
 // stopped by the shutdown and resumes from its journal after the boot.

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	pb "purserpb/v1"
@@ -176,11 +177,12 @@ func Enroll(ctx context.Context, d Dialer, caPEM []byte, token string, inv *pb.I
 	}
 	defer conn.Close()
 	req := &pb.EnrollRequest{Token: token, CsrPem: string(csr), Inventory: cloneInventory(inv)}
-	req.Inventory.AgentNonce = id.Nonce
-	req.Inventory.AgentVersion = Version
+	stamp(req.Inventory, id.Nonce)
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp, err := pb.NewAgentServiceClient(conn).Enroll(cctx, req)
+	// Fail fast when the server is not there: the caller backs off and
+	// says so, instead of waiting out the deadline in silence.
+	resp, err := pb.NewAgentServiceClient(conn).Enroll(cctx, req, grpc.WaitForReady(false))
 	if err != nil {
 		return nil, status.Errorf(status.Code(err), "enrollment failed: %s", status.Convert(err).Message())
 	}

@@ -121,8 +121,9 @@ func ExecuteStep(e Executor, step *pb.Step, params map[string]string, allowRunCo
 	}
 	r.Message = agentlog.Redact(r.Message)
 	r.Output = agentlog.Redact(r.Output)
-	if len(r.Output) > maxOutputBytes {
-		r.Output = r.Output[len(r.Output)-maxOutputBytes:]
+	if n := len(r.Output); n > maxOutputBytes {
+		r.Output = fmt.Sprintf("[%d earlier bytes of output dropped]\n", n-maxOutputBytes) +
+			r.Output[n-maxOutputBytes:]
 	}
 	// Reports carry text: a tool's output in an OEM code page, or cut
 	// mid-character above, must still be valid UTF-8 on the wire.
@@ -135,8 +136,7 @@ func ExecuteStep(e Executor, step *pb.Step, params map[string]string, allowRunCo
 // after the step and the agent's installation fingerprint.
 func MakeReport(job *pb.Job, r ActionResult, took time.Duration, inv *pb.Inventory, fingerprint string) *pb.ReportResultRequest {
 	inv = cloneInventory(inv)
-	inv.AgentNonce = fingerprint
-	inv.AgentVersion = Version
+	stamp(inv, fingerprint)
 	return &pb.ReportResultRequest{
 		JobId:      job.GetJobId(),
 		Attempt:    job.GetAttempt(),

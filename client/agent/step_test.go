@@ -117,8 +117,9 @@ func TestReportsAreValidUTF8(t *testing.T) {
 	if !utf8.ValidString(r.Message) || !utf8.ValidString(r.Output) {
 		t.Errorf("invalid UTF-8: %q / %d bytes", r.Message, len(r.Output))
 	}
-	if len(r.Output) > 16*1024+3 {
-		t.Errorf("output not capped: %d bytes", len(r.Output))
+	if len(r.Output) > 16*1024+64 || !strings.HasPrefix(r.Output, "[") ||
+		!strings.Contains(r.Output, "earlier bytes of output dropped]") {
+		t.Errorf("output not capped with a marker: %d bytes, %.60q", len(r.Output), r.Output)
 	}
 	if r.ErrorClass != pb.ErrorClass_ERROR_CLASS_EXIT_CODE {
 		t.Errorf("error class %v", r.ErrorClass)

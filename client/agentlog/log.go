@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,8 @@ func RegisterSecret(value string) {
 		}
 	}
 	secrets = append(secrets, value)
+	// Longest first: a secret that contains another is masked whole.
+	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
 }
 
 // Redact returns text with every registered secret replaced by [REDACTED].

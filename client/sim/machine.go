@@ -7,9 +7,7 @@
 package sim
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"strconv"
@@ -39,7 +37,7 @@ const (
 
 // ErrRebootLost is Reboot's error when the lose_reboot fault keeps the
 // machine down.
-var ErrRebootLost = errors.New("the machine did not come back from its reboot")
+var ErrRebootLost = agent.ErrMachineGone
 
 // Machine is a simulated Windows machine backed by its state file.
 type Machine struct {
@@ -55,7 +53,7 @@ var _ agent.Executor = (*Machine)(nil)
 func Open(stateFile, profile, hostname string, faults *pb.SimFaults) (*Machine, error) {
 	m := &pb.SimMachine{}
 	if agent.PathExists(stateFile) {
-		text, err := readFile(stateFile)
+		text, err := os.ReadFile(stateFile)
 		if err != nil {
 			return nil, err
 		}
@@ -96,29 +94,7 @@ func Open(stateFile, profile, hostname string, faults *pb.SimFaults) (*Machine, 
 	return s, nil
 }
 
-// readFile reads path with the C++ agent's messages ("cannot open <path>: ...").
-func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot open %s: %v", path, unwrapPathError(err))
-	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %v", path, unwrapPathError(err))
-	}
-	return data, nil
-}
-
-func unwrapPathError(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-// save writes the machine in protobuf text format, which the C++ server and
+// save writes the machine in protobuf text format, which the end-to-end
 // tests read too.
 func (s *Machine) save() error {
 	text, err := prototext.MarshalOptions{Multiline: true}.Marshal(s.m)
@@ -186,7 +162,7 @@ func (s *Machine) Inventory() *pb.Inventory {
 }
 
 // Evaluate evaluates a check on the machine. A service check on a service the
-// machine has never seen adds it as NOT_INSTALLED, unsaved, as the C++ one does.
+// machine has never seen adds it as NOT_INSTALLED, unsaved.
 func (s *Machine) Evaluate(check *pb.Check) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -236,7 +212,7 @@ func (s *Machine) Run(step *pb.Step, params map[string]string, timeout time.Dura
 		}
 		time.Sleep(wait)
 		if slow > timeout {
-			return agent.Failed(pb.ErrorClass_ERROR_CLASS_TIMEOUT, 0, "no answer within "+formatDuration(timeout))
+			return agent.Failed(pb.ErrorClass_ERROR_CLASS_TIMEOUT, 0, "no answer within "+timeout.String())
 		}
 	}
 	for _, name := range step.GetArtifacts() {
@@ -291,7 +267,7 @@ func (s *Machine) installUpdate(a *pb.InstallUpdate) agent.ActionResult {
 	if osFacts.GetArch() == pb.Arch_ARCH_X64 {
 		archTag = "-x64"
 	}
-	archOk := strings.Contains(asciiLower(pkg), archTag)
+	archOk := strings.Contains(strings.ToLower(pkg), archTag)
 	if containsFold(s.m.GetFaults().GetNotApplicableKbs(), kb) || (want != "" && want != have) || !archOk {
 		r.ExitCode = ExitNotApplicable
 		r.Message = kb + " (" + pkg + ") does not apply to this system"
@@ -330,7 +306,7 @@ func (s *Machine) installPackage(a *pb.InstallPackage, params map[string]string)
 	}
 	pkg := a.GetPackage()
 	output := pkg + " /c /t:%TEMP%\\purser\n" + a.GetSetup() + " " + strings.Join(args, " ") + "\n"
-	x64Pkg := strings.Contains(asciiUpper(pkg), "AMD64")
+	x64Pkg := strings.Contains(strings.ToUpper(pkg), "AMD64")
 	if x64Pkg != (s.m.GetInventory().GetOs().GetArch() == pb.Arch_ARCH_X64) {
 		return failedWithOutput(pb.ErrorClass_ERROR_CLASS_EXIT_CODE, ExitMsiFatal,
 			pkg+" is not built for this architecture", output)
@@ -418,7 +394,7 @@ func (s *Machine) check(step *pb.Step, params map[string]string) agent.ActionRes
 				return agent.Failed(pb.ErrorClass_ERROR_CLASS_AGENT, 0, err.Error())
 			}
 			for _, part := range strings.Split(expanded, ",") {
-				if part = asciiTrim(part); part != "" {
+				if part = strings.TrimSpace(part); part != "" {
 					urls = append(urls, part)
 				}
 			}
@@ -432,8 +408,6 @@ func (s *Machine) check(step *pb.Step, params map[string]string) agent.ActionRes
 			if proxy != "" {
 				via = " (proxy " + proxy + ")"
 			}
-			// The C++ one read urls.front() even with no URL (undefined); an
-			// empty name is the defined answer here.
 			first := ""
 			if len(urls) > 0 {
 				first = urls[0]
@@ -561,11 +535,11 @@ func kbNeedsReboot(kb string) bool {
 // added as NOT_INSTALLED when the machine has never had it.
 func findService(inv *pb.Inventory, name string) *pb.ServiceState {
 	for _, s := range inv.Services {
-		if asciiEqualFold(s.GetName(), name) {
+		if strings.EqualFold(s.GetName(), name) {
 			return s
 		}
 	}
-	s := &pb.ServiceState{Name: asciiLower(name), Status: pb.ServiceStatus_SERVICE_STATUS_NOT_INSTALLED}
+	s := &pb.ServiceState{Name: strings.ToLower(name), Status: pb.ServiceStatus_SERVICE_STATUS_NOT_INSTALLED}
 	inv.Services = append(inv.Services, s)
 	return s
 }
@@ -578,7 +552,7 @@ func serviceStatusName(st pb.ServiceStatus) string {
 // packageNtVersion is the NT version a .msu package is built for ("6.1"
 // from "Windows6.1-KB...").
 func packageNtVersion(pkg string) string {
-	lower := asciiLower(pkg)
+	lower := strings.ToLower(pkg)
 	switch {
 	case strings.HasPrefix(lower, "windows6.1-"):
 		return "6.1"
@@ -601,12 +575,12 @@ func VersionAtLeast(have, want string) bool {
 		var a, b int64
 		var err error
 		if i < len(h) {
-			if a, err = strconv.ParseInt(asciiTrim(h[i]), 10, 32); err != nil {
+			if a, err = strconv.ParseInt(strings.TrimSpace(h[i]), 10, 32); err != nil {
 				return false
 			}
 		}
 		if i < len(w) {
-			if b, err = strconv.ParseInt(asciiTrim(w[i]), 10, 32); err != nil {
+			if b, err = strconv.ParseInt(strings.TrimSpace(w[i]), 10, 32); err != nil {
 				return false
 			}
 		}
@@ -617,107 +591,12 @@ func VersionAtLeast(have, want string) bool {
 	return have != ""
 }
 
-// The helpers below are ASCII-only, like absl's: Windows names are compared
-// the way the C++ agent compares them, never by Unicode folding.
-
+// containsFold: Windows compares names (KBs, paths) without case.
 func containsFold(list []string, v string) bool {
 	for _, x := range list {
-		if asciiEqualFold(x, v) {
+		if strings.EqualFold(x, v) {
 			return true
 		}
 	}
 	return false
-}
-
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if lowerByte(a[i]) != lowerByte(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func lowerByte(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		b[i] = lowerByte(c)
-	}
-	return string(b)
-}
-
-func asciiUpper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
-}
-
-func asciiTrim(s string) string { return strings.Trim(s, " \t\n\v\f\r") }
-
-// formatDuration spells d as absl::FormatDuration does ("200ms", "1m",
-// "1h1s", "0", "500us"), so timeout messages read as the C++ agent's did;
-// Duration.String would say "1m0s", "0s", "500µs".
-func formatDuration(d time.Duration) string {
-	var b strings.Builder
-	n := uint64(d)
-	if d < 0 {
-		b.WriteByte('-')
-		n = -n // also right for math.MinInt64
-	}
-	switch {
-	case n < uint64(time.Microsecond):
-		appendFraction(&b, float64(n), "ns", 2, 1e2)
-	case n < uint64(time.Millisecond):
-		appendFraction(&b, float64(n)/float64(time.Microsecond), "us", 5, 1e5)
-	case n < uint64(time.Second):
-		appendFraction(&b, float64(n)/float64(time.Millisecond), "ms", 8, 1e8)
-	default:
-		appendWhole(&b, n/uint64(time.Hour), "h")
-		n %= uint64(time.Hour)
-		appendWhole(&b, n/uint64(time.Minute), "m")
-		n %= uint64(time.Minute)
-		appendFraction(&b, float64(n)/float64(time.Second), "s", 11, 1e11)
-	}
-	if s := b.String(); s != "" && s != "-" {
-		return s
-	}
-	return "0"
-}
-
-// appendWhole appends n and its unit unless n is 0.
-func appendWhole(b *strings.Builder, n uint64, unit string) {
-	if n != 0 {
-		b.WriteString(strconv.FormatUint(n, 10))
-		b.WriteString(unit)
-	}
-}
-
-// appendFraction appends f rounded to prec decimals, without trailing zeros,
-// and its unit, unless that rounds to 0.
-func appendFraction(b *strings.Builder, f float64, unit string, prec int, pow10 float64) {
-	whole, fraction := math.Modf(f)
-	frac := int64(math.Round(fraction * pow10))
-	if whole == 0 && frac == 0 {
-		return
-	}
-	b.WriteString(strconv.FormatInt(int64(whole), 10))
-	if frac != 0 {
-		b.WriteByte('.')
-		b.WriteString(strings.TrimRight(fmt.Sprintf("%0*d", prec, frac), "0"))
-	}
-	b.WriteString(unit)
 }

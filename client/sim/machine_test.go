@@ -2,7 +2,6 @@ package sim
 
 import (
 	"errors"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -265,36 +264,10 @@ func TestVersionAtLeast(t *testing.T) {
 		{"4.8", "", false}, // "" is not a number
 		{" 4 .+5", "4.5", true},
 		{"4.x", "4.5", false},
-		{"4.2147483648", "4", false}, // overflows int32, as SimpleAtoi does
+		{"4.2147483648", "4", false}, // overflows int32: not a version
 	} {
 		if got := VersionAtLeast(c.have, c.want); got != c.ok {
 			t.Errorf("VersionAtLeast(%q, %q) = %v, want %v", c.have, c.want, got, c.ok)
-		}
-	}
-}
-
-// The spellings absl::FormatDuration gives.
-func TestFormatDuration(t *testing.T) {
-	for _, c := range []struct {
-		d    time.Duration
-		want string
-	}{
-		{0, "0"},
-		{200 * time.Millisecond, "200ms"},
-		{5 * time.Second, "5s"},
-		{90 * time.Second, "1m30s"},
-		{time.Minute, "1m"},
-		{time.Hour + time.Second, "1h1s"},
-		{1500 * time.Millisecond, "1.5s"},
-		{time.Second + time.Nanosecond, "1.000000001s"},
-		{1500 * time.Microsecond, "1.5ms"},
-		{500 * time.Microsecond, "500us"},
-		{7, "7ns"},
-		{-5 * time.Second, "-5s"},
-		{time.Duration(math.MinInt64), "-2562047h47m16.854775808s"},
-	} {
-		if got := formatDuration(c.d); got != c.want {
-			t.Errorf("formatDuration(%d) = %q, want %q", int64(c.d), got, c.want)
 		}
 	}
 }

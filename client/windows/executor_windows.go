@@ -2,7 +2,6 @@ package windows
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -24,13 +23,18 @@ type Executor struct {
 
 var _ agent.Executor = (*Executor)(nil)
 
-// New is the executor of this machine.
+// New is the executor of this machine. It panics without opts.WorkDir (a
+// caller's mistake: see Options), and empties the work directory of what
+// an agent that crashed during a step left there.
 func New(opts Options) *Executor {
-	if opts.WorkDir == "" {
-		opts.WorkDir = filepath.Join(os.TempDir(), "purser")
+	if err := opts.check(); err != nil {
+		panic(err)
 	}
 	if opts.RebootDelay <= 0 {
 		opts.RebootDelay = defaultRebootDelay
+	}
+	if err := emptyWorkDir(opts.WorkDir); err != nil {
+		opts.Log.Warningf("cannot empty the work directory %s: %v", opts.WorkDir, err)
 	}
 	e := &Executor{opts: opts}
 	e.facts, e.factsErr = readMachineFacts()
@@ -58,14 +62,11 @@ func (e *Executor) tool(name string) string {
 	return e.systemPath(name)
 }
 
-// Run carries out the step's action within timeout.
+// Run carries out the step's action within timeout. Commands show a
+// secret as its reference (shownArg); agent.ExecuteStep, its caller,
+// registers the job's secrets and masks them in what Run returns.
 func (e *Executor) Run(step *pb.Step, params map[string]string, timeout time.Duration) agent.ActionResult {
-	r := e.run(step, params, limit{at: time.Now().Add(timeout), total: timeout})
-	// The caller redacts registered secrets too; the job's own are masked
-	// here so that nothing from this package carries one.
-	r.Message = redact(r.Message, params)
-	r.Output = redact(r.Output, params)
-	return r
+	return e.run(step, params, limit{at: time.Now().Add(timeout), total: timeout})
 }
 
 func (e *Executor) run(step *pb.Step, params map[string]string, lim limit) agent.ActionResult {

@@ -15,9 +15,10 @@ import (
 const errBadExeFormat = syscall.Errno(193) // ERROR_BAD_EXE_FORMAT
 
 // installPackage unpacks a self-extracting package (`<package> /c
-// /t:<dir>`) and runs `<dir>\<setup> <args>`, returning setup's exit code
-// as it is. The args reach setup's command line only: what the step shows
-// writes each secret as the plan references it.
+// /t:<dir>`, the package staged under its own name) and runs
+// `<dir>\<setup> <args>`, returning setup's exit code as it is. The args
+// reach setup's command line only: what the step shows writes each secret
+// as the plan references it.
 func (e *Executor) installPackage(a *pb.InstallPackage, params map[string]string, lim limit) agent.ActionResult {
 	pkg, setup, product := a.GetPackage(), a.GetSetup(), a.GetProduct()
 	if err := expandAll(params, &pkg, &setup, &product); err != nil {
@@ -39,14 +40,17 @@ func (e *Executor) installPackage(a *pb.InstallPackage, params map[string]string
 		}
 		args[i], shown[i] = v, shownArg(t, v)
 	}
-	if err := os.MkdirAll(e.opts.WorkDir, 0o700); err != nil {
-		return agentFailure(fmt.Errorf("cannot create the work directory: %v", err))
-	}
-	dir, err := os.MkdirTemp(e.opts.WorkDir, "pkg-")
+	// The package runs as the plan names it (the cache names it by its
+	// hash) and unpacks beside itself, into a directory of its own.
+	pkgDir, exe, err := stageNamed(e.opts.WorkDir, "pkg-", exe, pkg)
 	if err != nil {
+		return agent.Failed(pb.ErrorClass_ERROR_CLASS_ARTIFACT, 0, err.Error())
+	}
+	defer os.RemoveAll(pkgDir)
+	dir := filepath.Join(pkgDir, "unpacked")
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		return agentFailure(fmt.Errorf("cannot create a directory to unpack %s: %v", pkg, err))
 	}
-	defer os.RemoveAll(dir)
 
 	var out strings.Builder
 	unpack := extractArgs(shortPath(dir))

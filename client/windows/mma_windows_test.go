@@ -47,8 +47,9 @@ func TestInstallPackageUnpacksAndRunsSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	params := mmaParams(map[string]string{"artifact:MMASetup-AMD64.exe": staged})
+	answers := filepath.Join(standinPath, "mmasetup.answer")
 
-	writeFile(t, staged+".answer", "setup-exit=0")
+	writeFile(t, answers, "setup-exit=0")
 	mark := logMark()
 	r := e.Run(installMMAStep(), params, time.Minute)
 	noKey(t, "install", r)
@@ -61,8 +62,11 @@ func TestInstallPackageUnpacksAndRunsSetup(t *testing.T) {
 	if len(calls) != 2 || calls[0].Tool != "mmasetup-amd64.exe" || calls[1].Tool != "setup.exe" {
 		t.Fatalf("calls %+v, want the package unpacked then setup.exe", calls)
 	}
-	if a := calls[0].Argv; len(a) != 3 || a[1] != "/c" || !strings.HasPrefix(a[2], "/t:") {
-		t.Errorf("unpacked with %q, want /c /t:<dir>", calls[0].CmdLine)
+	// It runs under its own name from a directory of its own, and unpacks
+	// there (the directory's 8.3 name: the work directory has a space).
+	if a := calls[0].Argv; len(a) != 3 || filepath.Base(a[0]) != "MMASetup-AMD64.exe" || a[1] != "/c" ||
+		!strings.HasPrefix(a[2], "/t:") || !strings.HasSuffix(a[2], `\unpacked`) || !strings.HasPrefix(a[0], e.opts.WorkDir+`\pkg-`) {
+		t.Errorf("unpacked with %q, want <work>\\pkg-*\\MMASetup-AMD64.exe /c /t:<its dir>\\unpacked", calls[0].CmdLine)
 	}
 	if !strings.Contains(calls[1].CmdLine, "OPINSIGHTS_WORKSPACE_KEY="+testKey+" ") ||
 		!strings.Contains(calls[1].CmdLine, "OPINSIGHTS_WORKSPACE_ID=ws-1 ") {
@@ -72,16 +76,16 @@ func TestInstallPackageUnpacksAndRunsSetup(t *testing.T) {
 		t.Errorf("the unpacked files stayed in %s", e.opts.WorkDir)
 	}
 
-	writeFile(t, staged+".answer", "setup-exit=3010")
+	writeFile(t, answers, "setup-exit=3010")
 	if r := e.Run(installMMAStep(), params, time.Minute); r.ExitCode != 3010 || r.Outcome != pb.StepOutcome_STEP_OUTCOME_UNSPECIFIED {
 		t.Errorf("3010: %+v", r)
 	}
-	writeFile(t, staged+".answer", "extract-exit=5")
+	writeFile(t, answers, "extract-exit=5")
 	want(t, "unpack fails", e.Run(installMMAStep(), params, time.Minute),
 		pb.StepOutcome_STEP_OUTCOME_FAILED, pb.ErrorClass_ERROR_CLASS_EXIT_CODE, "unpacking MMASetup-AMD64.exe failed with exit code 5")
 
 	// Windows 7 without SHA-2 support cannot install today's MMA.
-	writeFile(t, staged+".answer", "setup-exit=1603")
+	writeFile(t, answers, "setup-exit=1603")
 	fakeServicingStore(t, e, map[string]cbsState{"Package_for_KB3080149~31bf3856ad364e35~amd64~~6.1.1.1": cbsInstalled}, nil)
 	r = e.Run(installMMAStep(), params, time.Minute)
 	want(t, "no SHA-2", r, pb.StepOutcome_STEP_OUTCOME_FAILED, pb.ErrorClass_ERROR_CLASS_PREREQUISITE, "SHA-2 code signing support (KB4474419) is missing")

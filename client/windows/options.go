@@ -1,16 +1,22 @@
 package windows
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"time"
 
 	"purser/client/agentlog"
 )
 
-// Options configure an Executor. The zero value is the real machine.
+// Options configure an Executor: WorkDir is required, the rest has
+// defaults.
 type Options struct {
-	// WorkDir is where self-extracting packages are unpacked before they
-	// install (default %TEMP%\purser). What a step unpacks is removed when
-	// it ends.
+	// WorkDir is where packages are staged and unpacked before they
+	// install: a directory only SYSTEM and Administrators can write (the
+	// agent's is in its state directory; LocalSystem's %TEMP%,
+	// C:\Windows\Temp, lets users create entries). What a step unpacks is
+	// removed when it ends; New removes what a crashed agent left.
 	WorkDir string
 	// RebootDelay is how long logged-on users are warned before a reboot
 	// (default 60 s).
@@ -31,6 +37,33 @@ const (
 	ToolNetsh      = "netsh.exe"
 	ToolPowerShell = "powershell.exe"
 )
+
+// check names a required option that is missing.
+func (o Options) check() error {
+	if o.WorkDir == "" {
+		return errors.New("windows.Options.WorkDir is required: a directory only SYSTEM and Administrators can write")
+	}
+	return nil
+}
+
+// emptyWorkDir removes what dir holds (what steps left when the agent died
+// during them), keeping dir; a missing dir is nothing to do.
+func emptyWorkDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var first error
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
 
 const (
 	defaultRebootDelay = 60 * time.Second

@@ -1,7 +1,6 @@
 package windows
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -32,7 +31,6 @@ const (
 	createNoWindow         = 0x08000000
 	th32csSnapThread       = 0x00000004
 	threadSuspendResume    = 0x0002
-	stillActive            = 259
 	waitTimeout            = 0x00000102
 )
 
@@ -124,14 +122,16 @@ func runProcess(spec procSpec) (procResult, error) {
 	if err != nil {
 		ev = waitTimeout // cannot wait: end it rather than leave it running
 	}
-	if ev == waitTimeout {
+	ended := ev == syscall.WAIT_OBJECT_0
+	if !ended {
 		res.TimedOut = true
 		procTerminateJobObject.Call(uintptr(job), 1)
-		syscall.WaitForSingleObject(proc, 10000)
+		ev, err = syscall.WaitForSingleObject(proc, 10000)
+		ended = err == nil && ev == syscall.WAIT_OBJECT_0
 	}
 	var code uint32
-	if err := syscall.GetExitCodeProcess(proc, &code); err == nil && code != stillActive {
-		res.ExitCode = int32(code)
+	if err := syscall.GetExitCodeProcess(proc, &code); err == nil {
+		res.ExitCode, _ = reportedExitCode(ended, code)
 	}
 	// What the process left behind goes now, so the pipe closes.
 	procTerminateJobObject.Call(uintptr(job), 1)
@@ -152,11 +152,9 @@ func newKillOnCloseJob() (syscall.Handle, error) {
 	if h == 0 {
 		return 0, lastError(e)
 	}
-	var info [144]byte
-	binary.LittleEndian.PutUint32(info[jobLimitFlagsOffset:], jobObjectLimitKillOnJobClose)
 	size := jobLimitInfoSize(unsafe.Sizeof(uintptr(0)))
 	r, _, e := procSetInformationJobObject.Call(h, jobObjectExtendedLimitInformation,
-		uintptr(unsafe.Pointer(&info[0])), size)
+		uintptr(unsafe.Pointer(&killOnClose[0])), size)
 	if r == 0 {
 		syscall.CloseHandle(syscall.Handle(h))
 		return 0, lastError(e)

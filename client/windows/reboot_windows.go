@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"syscall"
 	"unsafe"
+
+	"purser/client/agent"
 )
 
 const (
@@ -23,8 +25,10 @@ const (
 const rebootMessage = "Purser is restarting this computer to complete the installation of " +
 	"updates for Microsoft Defender for Endpoint. Please save your work."
 
-// Reboot orders a planned, logged restart after the warning delay, and
-// returns once Windows has accepted it: the agent ends with the shutdown.
+// Reboot orders a planned, logged restart after the warning delay. It
+// returns agent.ErrRebootOrdered once Windows has accepted the order (or is
+// already shutting down): the agent then waits for the shutdown to stop it,
+// and resumes from its journal after the boot.
 func (e *Executor) Reboot() error {
 	if err := need(procLookupPrivilegeValueW, procAdjustTokenPrivileges, procInitiateSystemShutdownExW); err != nil {
 		return err
@@ -40,11 +44,11 @@ func (e *Executor) Reboot() error {
 	if r == 0 {
 		err := lastError(errno)
 		if err == errShutdownInProgress || err == errShutdownScheduled {
-			return nil // already on its way down
+			return agent.ErrRebootOrdered // already on its way down
 		}
 		return fmt.Errorf("InitiateSystemShutdownEx: %v", err)
 	}
-	return nil
+	return agent.ErrRebootOrdered
 }
 
 // luidAndAttributes and tokenPrivileges are TOKEN_PRIVILEGES with one

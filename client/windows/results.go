@@ -9,16 +9,18 @@ import (
 	pb "purserpb/v1"
 )
 
-// Results and messages of the actions, worded as the simulated endpoint
-// words them (client/sim) so that a plan reads the same on both.
+// Results and messages of the actions. wusaMessage words what client/sim's
+// simulated wusa words the same way, so that an update's report reads the
+// same on both; the other messages are this executor's own.
 
-// Windows exit codes the executor names.
+// Exit codes the messages tell apart. What an exit code means for the
+// step's outcome is agent.ClassifyExitCode's to say (with the step's
+// table); these only word the message, and tell a restart required from
+// one already started, which the outcome does not.
 const (
-	exitRebootRequired   = 3010
-	exitRebootInitiated  = 1641
-	exitUnknownProduct   = 1605        // msiexec: the product is not installed
-	exitAlreadyInstalled = 0x00240006  // WU_S_ALREADY_INSTALLED
-	exitNotApplicable    = -2145124329 // 0x80240017 WU_E_NOT_APPLICABLE, as a signed exit code
+	exitRebootRequired  = 3010
+	exitRebootInitiated = 1641
+	exitUnknownProduct  = 1605 // msiexec: the product is not installed
 )
 
 func statusName(s pb.ServiceStatus) string {
@@ -106,9 +108,12 @@ func wusaMessage(kb, pkg string, code int32) string {
 		return kb + " installed; a restart is required"
 	case exitRebootInitiated:
 		return kb + " installed; a restart was started"
-	case exitAlreadyInstalled:
+	}
+	// WU_S_ALREADY_INSTALLED and WU_E_NOT_APPLICABLE, by default.
+	switch agent.ClassifyExitCode(nil, code) {
+	case pb.StepOutcome_STEP_OUTCOME_ALREADY_DONE:
 		return kb + " is already installed"
-	case exitNotApplicable:
+	case pb.StepOutcome_STEP_OUTCOME_SKIPPED:
 		return kb + " (" + pkg + ") does not apply to this system"
 	}
 	if text, ok := hresultText[uint32(code)]; ok {
@@ -159,20 +164,6 @@ func timeoutResult(what string, timeout time.Duration, output string) agent.Acti
 		fmt.Sprintf("%s did not finish within %s: killed with the processes it started", what, timeout.Round(time.Second)))
 	r.Output = output
 	return r
-}
-
-// minSecretLen is the shortest secret masked (as agentlog does): a
-// shorter one would mangle ordinary text.
-const minSecretLen = 6
-
-// redact masks the job's secret values (params "secret:<name>") in text.
-func redact(text string, params map[string]string) string {
-	for k, v := range params {
-		if strings.HasPrefix(k, "secret:") && len(v) >= minSecretLen {
-			text = strings.ReplaceAll(text, v, "[REDACTED]")
-		}
-	}
-	return text
 }
 
 // shownArg is an argument as output may show it: one that references a

@@ -3,7 +3,7 @@ package windows
 import (
 	"errors"
 	"fmt"
-	"os/exec"
+	"os"
 	"path/filepath"
 
 	"purser/client/agent"
@@ -26,16 +26,18 @@ func (e *Executor) runCommand(a *pb.RunCommand, params map[string]string, lim li
 		return agentFailure(errors.New("run_command has no program"))
 	}
 	program := argv[0]
-	if !filepath.IsAbs(program) {
-		// Searched in PATH with PATHEXT, as cmd would: "netsh" finds
-		// netsh.exe. System32 names are then reached natively.
-		p, err := exec.LookPath(program)
+	native := func(p string) string { return nativePath(p, e.facts.windir, e.facts.wow64) }
+	if filepath.IsAbs(program) {
+		program = native(program)
+	} else {
+		// Searched in PATH with PATHEXT, as cmd would ("netsh" finds
+		// netsh.exe), System32 natively.
+		p, err := searchPath(program, os.Getenv("PATH"), os.Getenv("PATHEXT"), native, isFile)
 		if err != nil {
 			return agentFailure(fmt.Errorf("run_command: cannot find %s: %v", program, err))
 		}
 		program = p
 	}
-	program = nativePath(program, e.facts.windir, e.facts.wow64)
 	p, err := runProcess(procSpec{Path: program, CmdLine: commandLine(program, argv[1:]), Deadline: lim.at})
 	if err != nil {
 		return agentFailure(err)
@@ -44,4 +46,9 @@ func (e *Executor) runCommand(a *pb.RunCommand, params map[string]string, lim li
 		return timeoutResult(filepath.Base(program), lim.total, p.Output)
 	}
 	return agent.ActionResult{ExitCode: p.ExitCode, Output: p.Output}
+}
+
+func isFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir()
 }

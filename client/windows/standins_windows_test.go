@@ -146,7 +146,8 @@ func standinWusa(args []string) int {
 }
 
 // MMASetup /c /t:<dir>: "unpacks" setup.exe (this executable) and its
-// answers into dir.
+// answers (mmasetup.answer in the stand-ins' directory: the executor runs
+// the package from a directory of its own) into dir.
 func standinExtractor(args []string) int {
 	if len(args) != 2 || !strings.EqualFold(args[0], "/c") || !strings.HasPrefix(strings.ToLower(args[1]), "/t:") {
 		fmt.Println("extractor stand-in: unexpected arguments", args)
@@ -158,8 +159,9 @@ func standinExtractor(args []string) int {
 		fmt.Println("extractor stand-in:", err)
 		return 2
 	}
-	copyFile(self+".answer", filepath.Join(dir, "setup.answer"))
-	return answerCode(self+".answer", "extract-exit", 0)
+	answers := filepath.Join(standinDir(), "mmasetup.answer")
+	copyFile(answers, filepath.Join(dir, "setup.answer"))
+	return answerCode(answers, "extract-exit", 0)
 }
 
 // setup.exe <args>: installs nothing; answers as told.

@@ -129,8 +129,9 @@ func TestCheckFile(t *testing.T) {
 func TestRebootIsOrdered(t *testing.T) {
 	requireWine(t) // Wine takes the order and does nothing; Windows would restart
 	e := newTestExecutor(t)
-	if err := e.Reboot(); err != nil {
-		t.Errorf("Reboot: %v", err)
+	// Ordered, not done: the agent waits for the shutdown to stop it.
+	if err := e.Reboot(); err != agent.ErrRebootOrdered {
+		t.Errorf("Reboot: %v, want agent.ErrRebootOrdered", err)
 	}
 	want(t, "reboot action", e.Run(&pb.Step{Id: "r", Action: &pb.Step_Reboot{Reboot: &pb.Reboot{}}}, nil, time.Minute),
 		pb.StepOutcome_STEP_OUTCOME_REBOOT_REQUIRED, 0, "reboot requested by the plan")

@@ -11,9 +11,10 @@ import (
 	pb "purserpb/v1"
 )
 
-// installUpdate runs wusa.exe <msu> /quiet /norestart and returns its exit
-// code as it is: the step's exit-code table says what it means (3010
-// reboot, 0x00240006 already installed, 0x80240017 not applicable).
+// installUpdate runs wusa.exe <msu> /quiet /norestart, the package staged
+// under its own name, and returns wusa's exit code as it is: the step's
+// exit-code table says what it means (3010 reboot, 0x00240006 already
+// installed, 0x80240017 not applicable).
 func (e *Executor) installUpdate(a *pb.InstallUpdate, params map[string]string, lim limit) agent.ActionResult {
 	kb, pkg := a.GetKb(), a.GetPackage()
 	if err := expandAll(params, &kb, &pkg); err != nil {
@@ -23,6 +24,12 @@ func (e *Executor) installUpdate(a *pb.InstallUpdate, params map[string]string, 
 	if !ok || !agent.PathExists(msu) {
 		return agent.Failed(pb.ErrorClass_ERROR_CLASS_ARTIFACT, 0, "package "+pkg+" is not staged")
 	}
+	// wusa takes an .msu by its name: the cached file runs as the plan names it.
+	dir, msu, err := stageNamed(e.opts.WorkDir, "msu-", msu, pkg)
+	if err != nil {
+		return agent.Failed(pb.ErrorClass_ERROR_CLASS_ARTIFACT, 0, err.Error())
+	}
+	defer os.RemoveAll(dir)
 	wusa := e.tool(ToolWusa)
 	args := []string{msu, "/quiet", "/norestart"}
 	shown := fmt.Sprintf("wusa.exe %s /quiet /norestart\n", pkg)

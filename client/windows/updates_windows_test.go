@@ -149,9 +149,16 @@ func TestInstallUpdateRunsWusa(t *testing.T) {
 			!strings.HasPrefix(r.Output, "wusa.exe "+pkg+" /quiet /norestart\n") {
 			t.Errorf("%s: got %+v, want exit code %d and %q", c.answer, r, c.code, c.msg)
 		}
+		// The package runs under its own name (wusa takes only an .msu),
+		// staged in the work directory, which the step leaves empty.
 		calls := standinCalls(t, mark)
-		if len(calls) != 1 || calls[0].Tool != "wusa.exe" || !reflect.DeepEqual(calls[0].Argv[1:], []string{msu, "/quiet", "/norestart"}) {
+		if len(calls) != 1 || calls[0].Tool != "wusa.exe" || len(calls[0].Argv) != 4 ||
+			!reflect.DeepEqual(calls[0].Argv[2:], []string{"/quiet", "/norestart"}) ||
+			filepath.Base(calls[0].Argv[1]) != pkg || !strings.HasPrefix(calls[0].Argv[1], e.opts.WorkDir+`\msu-`) {
 			t.Errorf("%s: wusa was called as %+v", c.answer, calls)
+		}
+		if left, _ := os.ReadDir(e.opts.WorkDir); len(left) != 0 {
+			t.Errorf("%s: the staged package stayed in %s", c.answer, e.opts.WorkDir)
 		}
 	}
 	want(t, "not staged", e.Run(installUpdateStep(pkg), nil, time.Minute),

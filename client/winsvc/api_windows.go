@@ -1,7 +1,7 @@
 package winsvc
 
 import (
-	"strings"
+	"fmt"
 	"syscall"
 	"unsafe"
 )
@@ -26,18 +26,20 @@ var (
 	procDeleteService                 = advapi32.NewProc("DeleteService")
 	procCloseServiceHandle            = advapi32.NewProc("CloseServiceHandle")
 
-	procRegisterEventSourceW   = advapi32.NewProc("RegisterEventSourceW")
-	procDeregisterEventSource  = advapi32.NewProc("DeregisterEventSource")
-	procReportEventW           = advapi32.NewProc("ReportEventW")
-	procRegCreateKeyExW        = advapi32.NewProc("RegCreateKeyExW")
-	procRegSetValueExW         = advapi32.NewProc("RegSetValueExW")
-	procRegDeleteKeyW          = advapi32.NewProc("RegDeleteKeyW")
-	procConvertStringSDToSDW   = advapi32.NewProc("ConvertStringSecurityDescriptorToSecurityDescriptorW")
-	procConvertSDToStringSDW   = advapi32.NewProc("ConvertSecurityDescriptorToStringSecurityDescriptorW")
-	procGetSecurityDescriptorD = advapi32.NewProc("GetSecurityDescriptorDacl")
-	procGetSecurityDescriptorO = advapi32.NewProc("GetSecurityDescriptorOwner")
-	procSetNamedSecurityInfoW  = advapi32.NewProc("SetNamedSecurityInfoW")
-	procGetNamedSecurityInfoW  = advapi32.NewProc("GetNamedSecurityInfoW")
+	procRegisterEventSourceW    = advapi32.NewProc("RegisterEventSourceW")
+	procDeregisterEventSource   = advapi32.NewProc("DeregisterEventSource")
+	procReportEventW            = advapi32.NewProc("ReportEventW")
+	procRegCreateKeyExW         = advapi32.NewProc("RegCreateKeyExW")
+	procRegSetValueExW          = advapi32.NewProc("RegSetValueExW")
+	procRegDeleteKeyExW         = advapi32.NewProc("RegDeleteKeyExW")
+	procConvertStringSDToSDW    = advapi32.NewProc("ConvertStringSecurityDescriptorToSecurityDescriptorW")
+	procConvertSDToStringSDW    = advapi32.NewProc("ConvertSecurityDescriptorToStringSecurityDescriptorW")
+	procGetSecurityDescriptorD  = advapi32.NewProc("GetSecurityDescriptorDacl")
+	procGetSecurityDescriptorO  = advapi32.NewProc("GetSecurityDescriptorOwner")
+	procSetKernelObjectSecurity = advapi32.NewProc("SetKernelObjectSecurity")
+	procGetNamedSecurityInfoW   = advapi32.NewProc("GetNamedSecurityInfoW")
+	procLookupPrivilegeValueW   = advapi32.NewProc("LookupPrivilegeValueW")
+	procAdjustTokenPrivileges   = advapi32.NewProc("AdjustTokenPrivileges")
 
 	procSetStdHandle  = kernel32.NewProc("SetStdHandle")
 	procGetDriveTypeW = kernel32.NewProc("GetDriveTypeW")
@@ -142,11 +144,28 @@ func callStatus(p *syscall.LazyProc, args ...uintptr) error {
 	return nil
 }
 
-// utf16 is s for a W function. NUL cannot occur in a Windows path or
-// command line; in a message it is replaced rather than cutting the text.
-func utf16(s string) *uint16 {
-	p, _ := syscall.UTF16PtrFromString(strings.ReplaceAll(s, "\x00", "\uFFFD"))
-	return p
+// utf16 is s for a W function; a NUL inside is refused, as no Windows
+// name, path or command line holds one (and cutting it there would name
+// something else). Text that may hold one (a message) is cleaned first.
+func utf16(s string) (*uint16, error) {
+	p, err := syscall.UTF16PtrFromString(s)
+	if err != nil {
+		return nil, fmt.Errorf("%q holds a NUL character", s)
+	}
+	return p, nil
+}
+
+// utf16s converts each of ss with utf16.
+func utf16s(ss ...string) ([]*uint16, error) {
+	out := make([]*uint16, len(ss))
+	for i, s := range ss {
+		p, err := utf16(s)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
 }
 
 func ptr(p *uint16) uintptr { return uintptr(unsafe.Pointer(p)) }

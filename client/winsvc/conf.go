@@ -7,9 +7,6 @@ import (
 	"strings"
 )
 
-// errorf is fmt.Errorf; a name for the package's plain errors.
-func errorf(format string, args ...interface{}) error { return fmt.Errorf(format, args...) }
-
 // ParseConfig reads a configuration file's content: one flag a line, the
 // same flags as the agent's command line (--server=host:port); empty lines
 // and lines starting with # are ignored. name is the file, for errors.
@@ -22,7 +19,7 @@ func ParseConfig(data []byte, name string) ([]string, error) {
 			continue
 		}
 		if !strings.HasPrefix(line, "-") || flagName(line) == "" {
-			return nil, errorf("%s:%d: %q is not a flag (lines look like --server=host:port)", name, i+1, line)
+			return nil, fmt.Errorf("%s:%d: %q is not a flag (lines look like --server=host:port)", name, i+1, line)
 		}
 		args = append(args, line)
 	}
@@ -111,7 +108,7 @@ func MergeConfig(args []string, set []Setting, unset []string) []string {
 func ReadConfigFile(path string) ([]string, error) {
 	data, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
-		return nil, errorf("%s is missing: install the service with \"purser-agent install\"", path)
+		return nil, fmt.Errorf("%s is missing: install the service with \"purser-agent install\"", path)
 	}
 	if err != nil {
 		return nil, err

@@ -34,7 +34,7 @@ var (
 	mainCallback  uintptr
 	ctlCallback   uintptr
 
-	theName  string
+	theName  *uint16 // the service name, for RegisterServiceCtrlHandlerEx
 	theRun   RunFunc
 	theErr   error // guarded by statusMu
 	stopping = make(chan struct{}, 1)
@@ -52,8 +52,12 @@ func Run(name string, run RunFunc) error {
 		mainCallback = syscall.NewCallback(serviceMain)
 		ctlCallback = syscall.NewCallback(controlHandler)
 	})
-	theName, theRun = name, run
-	table := []serviceTableEntry{{utf16(name), mainCallback}, {nil, 0}}
+	n, err := utf16(name)
+	if err != nil {
+		return err
+	}
+	theName, theRun = n, run
+	table := []serviceTableEntry{{n, mainCallback}, {nil, 0}}
 	// Blocks until the service stopped; serviceMain runs on a thread of the
 	// dispatcher's, controlHandler on this one.
 	if _, err := call(procStartServiceCtrlDispatcherW, uintptr(unsafe.Pointer(&table[0]))); err != nil {
@@ -68,7 +72,7 @@ func Run(name string, run RunFunc) error {
 }
 
 func serviceMain(argc, argv uintptr) uintptr {
-	h, err := call(procRegisterServiceCtrlHandlerExW, ptr(utf16(theName)), ctlCallback, 0)
+	h, err := call(procRegisterServiceCtrlHandlerExW, ptr(theName), ctlCallback, 0)
 	if err != nil {
 		recordErr(fmt.Errorf("RegisterServiceCtrlHandlerEx: %w", err))
 		return 0

@@ -2,6 +2,7 @@ package winsvc
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -59,7 +60,11 @@ type EventLog struct {
 
 // OpenEventLog opens source for writing.
 func OpenEventLog(source string) (*EventLog, error) {
-	h, err := call(procRegisterEventSourceW, 0, ptr(utf16(source)))
+	s, err := utf16(source)
+	if err != nil {
+		return nil, err
+	}
+	h, err := call(procRegisterEventSourceW, 0, ptr(s))
 	if err != nil {
 		return nil, fmt.Errorf("cannot open event source %s: %w", source, err)
 	}
@@ -71,7 +76,9 @@ func (e *EventLog) Report(kind EventKind, msg string) error {
 	if r := []rune(msg); len(r) > maxEventChars {
 		msg = string(r[:maxEventChars]) + "…"
 	}
-	strs := [1]*uint16{utf16(msg)}
+	// A message may hold anything: NUL would cut it.
+	text, _ := utf16(strings.ReplaceAll(msg, "\x00", "\uFFFD"))
+	strs := [1]*uint16{text}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.h == 0 {

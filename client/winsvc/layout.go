@@ -7,6 +7,7 @@
 package winsvc
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 )
@@ -29,6 +30,10 @@ const (
 	// file; "P" protects it from the ACL of %ProgramData%, which lets users
 	// read and create files.
 	StateDirSDDL = "O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
+	// StateFileSDDL is what a file found in the state directory at install
+	// gets: the same owner and access, without inheritance flags (a file
+	// has no children).
+	StateFileSDDL = "O:BAD:P(A;;FA;;;SY)(A;;FA;;;BA)"
 )
 
 // protectedAsSet reports whether sddl, as Windows reads a directory's
@@ -93,12 +98,12 @@ func ServiceCommandLine(exe string) string {
 func CheckServiceExe(exe string) error {
 	switch {
 	case strings.ContainsRune(exe, '"'):
-		return errorf("%s: a path with a quote cannot be a service command", exe)
+		return fmt.Errorf("%s: a path with a quote cannot be a service command", exe)
 	case strings.HasPrefix(exe, `\\`) || strings.HasPrefix(exe, "//"):
-		return errorf("%s is on a network share: copy purser-agent.exe to a local folder "+
+		return fmt.Errorf("%s is on a network share: copy purser-agent.exe to a local folder "+
 			`(e.g. C:\Program Files\Purser) and run install from there; the service runs that file`, exe)
 	case !isAbsWindows(exe):
-		return errorf("%s is not an absolute path", exe)
+		return fmt.Errorf("%s is not an absolute path", exe)
 	}
 	return nil
 }

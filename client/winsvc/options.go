@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -68,7 +69,7 @@ func ParseInstallArgs(args []string, out io.Writer) (*InstallOptions, error) {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, errorf("install: unexpected argument %q (flags start with --)", fs.Arg(0))
+		return nil, fmt.Errorf("install: unexpected argument %q (flags start with --)", fs.Arg(0))
 	}
 	return o, nil
 }
@@ -83,7 +84,7 @@ func ParseUninstallArgs(args []string, out io.Writer) (purge bool, err error) {
 		return false, err
 	}
 	if fs.NArg() > 0 {
-		return false, errorf("uninstall: unexpected argument %q (flags start with --)", fs.Arg(0))
+		return false, fmt.Errorf("uninstall: unexpected argument %q (flags start with --)", fs.Arg(0))
 	}
 	return purge, nil
 }
@@ -147,12 +148,12 @@ func CheckCA(data []byte, name string) error {
 			continue
 		}
 		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-			return errorf("%s: certificate %d does not parse: %v", name, n+1, err)
+			return fmt.Errorf("%s: certificate %d does not parse: %v", name, n+1, err)
 		}
 		n++
 	}
 	if n == 0 {
-		return errorf("%s holds no PEM certificate (expected the server's ca.pem)", name)
+		return fmt.Errorf("%s holds no PEM certificate (expected the server's ca.pem)", name)
 	}
 	return nil
 }
@@ -164,9 +165,9 @@ func CleanToken(data []byte, name string) ([]byte, error) {
 	token := strings.TrimSpace(string(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))))
 	switch {
 	case token == "":
-		return nil, errorf("%s is empty: it must hold the enrollment token", name)
+		return nil, fmt.Errorf("%s is empty: it must hold the enrollment token", name)
 	case strings.ContainsAny(token, "\r\n"):
-		return nil, errorf("%s has more than one line: it must hold only the enrollment token", name)
+		return nil, fmt.Errorf("%s has more than one line: it must hold only the enrollment token", name)
 	}
 	return []byte(token + "\n"), nil
 }

@@ -23,7 +23,11 @@ func CheckLocalExe(exe string) error {
 		return err
 	}
 	root := filepath.VolumeName(exe) + `\`
-	if t, _, _ := procGetDriveTypeW.Call(ptr(utf16(root))); t == driveRemote {
+	r, err := utf16(root)
+	if err != nil {
+		return err
+	}
+	if t, _, _ := procGetDriveTypeW.Call(ptr(r)); t == driveRemote {
 		return fmt.Errorf("%s is on network drive %s: copy purser-agent.exe to a local folder "+
 			`(e.g. C:\Program Files\Purser) and run install from there; the service runs that file`, exe, root)
 	}

@@ -7,7 +7,6 @@ import (
 )
 
 const (
-	regSZ       = 1
 	regExpandSZ = 2
 	regDWORD    = 4
 )
@@ -20,9 +19,13 @@ type regKey struct {
 }
 
 func createHKLMKey(path string) (*regKey, error) {
+	p, err := utf16(path)
+	if err != nil {
+		return nil, err
+	}
 	var h syscall.Handle
 	var disposition uint32
-	err := callStatus(procRegCreateKeyExW, uintptr(syscall.HKEY_LOCAL_MACHINE), ptr(utf16(path)), 0, 0, 0,
+	err = callStatus(procRegCreateKeyExW, uintptr(syscall.HKEY_LOCAL_MACHINE), ptr(p), 0, 0, 0,
 		syscall.KEY_ALL_ACCESS|syscall.KEY_WOW64_64KEY, 0, uintptr(unsafe.Pointer(&h)),
 		uintptr(unsafe.Pointer(&disposition)))
 	if err != nil {
@@ -38,7 +41,11 @@ func (k *regKey) setString(name, value string, kind uint32) error {
 	if err != nil {
 		return fmt.Errorf(`HKLM\%s\%s: %w`, k.path, name, err)
 	}
-	if err := callStatus(procRegSetValueExW, uintptr(k.h), ptr(utf16(name)), 0, uintptr(kind),
+	n, err := utf16(name)
+	if err != nil {
+		return err
+	}
+	if err := callStatus(procRegSetValueExW, uintptr(k.h), ptr(n), 0, uintptr(kind),
 		uintptr(unsafe.Pointer(&data[0])), uintptr(len(data)*2)); err != nil {
 		return fmt.Errorf(`cannot set HKLM\%s\%s: %w`, k.path, name, err)
 	}
@@ -46,16 +53,25 @@ func (k *regKey) setString(name, value string, kind uint32) error {
 }
 
 func (k *regKey) setDWORD(name string, value uint32) error {
-	if err := callStatus(procRegSetValueExW, uintptr(k.h), ptr(utf16(name)), 0, regDWORD,
+	n, err := utf16(name)
+	if err != nil {
+		return err
+	}
+	if err := callStatus(procRegSetValueExW, uintptr(k.h), ptr(n), 0, regDWORD,
 		uintptr(unsafe.Pointer(&value)), 4); err != nil {
 		return fmt.Errorf(`cannot set HKLM\%s\%s: %w`, k.path, name, err)
 	}
 	return nil
 }
 
-// deleteHKLMKey deletes a key without subkeys; a missing key is no error.
+// deleteHKLMKey deletes a key without subkeys, in the 64-bit view too
+// (where createHKLMKey made it); a missing key is no error.
 func deleteHKLMKey(path string) error {
-	err := callStatus(procRegDeleteKeyW, uintptr(syscall.HKEY_LOCAL_MACHINE), ptr(utf16(path)))
+	p, err := utf16(path)
+	if err != nil {
+		return err
+	}
+	err = callStatus(procRegDeleteKeyExW, uintptr(syscall.HKEY_LOCAL_MACHINE), ptr(p), syscall.KEY_WOW64_64KEY, 0)
 	if err != nil && err != syscall.Errno(errFileNotFound) {
 		return fmt.Errorf(`cannot delete HKLM\%s: %w`, path, err)
 	}

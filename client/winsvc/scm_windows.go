@@ -46,7 +46,11 @@ func closeServiceHandle(h uintptr) { procCloseServiceHandle.Call(h) }
 
 // openService opens name; exists is false when there is no such service.
 func openService(scm uintptr, name string, access uint32) (h uintptr, exists bool, err error) {
-	h, err = call(procOpenServiceW, scm, ptr(utf16(name)), uintptr(access))
+	n, err := utf16(name)
+	if err != nil {
+		return 0, false, err
+	}
+	h, err = call(procOpenServiceW, scm, ptr(n), uintptr(access))
 	if err == syscall.Errno(errServiceNotExist) {
 		return 0, false, nil
 	}
@@ -66,6 +70,11 @@ func InstallService(s ServiceSpec, warnf func(format string, args ...interface{}
 		return false, err
 	}
 	defer closeServiceHandle(scm)
+	str, err := utf16s(s.CommandLine, s.DisplayName, s.Description, "LocalSystem", "")
+	if err != nil {
+		return false, err
+	}
+	cmdLine, displayName, description, localSystem, noPassword := str[0], str[1], str[2], str[3], str[4]
 	h, exists, err := openService(scm, s.Name, serviceAllAccess)
 	if err != nil {
 		return false, err
@@ -73,8 +82,8 @@ func InstallService(s ServiceSpec, warnf func(format string, args ...interface{}
 	if exists {
 		defer closeServiceHandle(h)
 		if _, err := call(procChangeServiceConfigW, h, serviceWin32OwnProcess, serviceAutoStart,
-			serviceErrorNormal, ptr(utf16(s.CommandLine)), 0, 0, 0, ptr(utf16("LocalSystem")), ptr(utf16("")),
-			ptr(utf16(s.DisplayName))); err != nil {
+			serviceErrorNormal, ptr(cmdLine), 0, 0, 0, ptr(localSystem), ptr(noPassword),
+			ptr(displayName)); err != nil {
 			return false, fmt.Errorf("cannot reconfigure service %s: %w", s.Name, err)
 		}
 	} else {
@@ -83,7 +92,7 @@ func InstallService(s ServiceSpec, warnf func(format string, args ...interface{}
 		}
 		defer closeServiceHandle(h)
 	}
-	desc := struct{ text *uint16 }{utf16(s.Description)}
+	desc := struct{ text *uint16 }{description}
 	if _, err := call(procChangeServiceConfig2W, h, serviceConfigDescription, uintptr(unsafe.Pointer(&desc))); err != nil {
 		return !exists, fmt.Errorf("cannot set the description of service %s: %w", s.Name, err)
 	}
@@ -93,11 +102,15 @@ func InstallService(s ServiceSpec, warnf func(format string, args ...interface{}
 // createService creates the service, waiting a little when an earlier one
 // of that name is still being deleted (an upgrade right after an uninstall).
 func createService(scm uintptr, s ServiceSpec) (uintptr, error) {
+	str, err := utf16s(s.Name, s.DisplayName, s.CommandLine)
+	if err != nil {
+		return 0, err
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		h, err := call(procCreateServiceW, scm, ptr(utf16(s.Name)), ptr(utf16(s.DisplayName)),
+		h, err := call(procCreateServiceW, scm, ptr(str[0]), ptr(str[1]),
 			serviceAllAccess, serviceWin32OwnProcess, serviceAutoStart, serviceErrorNormal,
-			ptr(utf16(s.CommandLine)), 0, 0, 0, 0 /* LocalSystem */, 0)
+			ptr(str[2]), 0, 0, 0, 0 /* LocalSystem */, 0)
 		if err == nil {
 			return h, nil
 		}

@@ -28,9 +28,10 @@ type Setup struct {
 }
 
 // PrepareStateDir creates the state directory, restricted to SYSTEM and
-// Administrators, and its logs directory (where setup.log goes).
+// Administrators with all it holds already (see SecureDirectory), and its
+// logs directory (where setup.log goes).
 func (s *Setup) PrepareStateDir() error {
-	if err := SecureDirectory(s.Layout.StateDir, StateDirSDDL); err != nil {
+	if err := SecureDirectory(s.Layout.StateDir, StateDirSDDL, StateFileSDDL); err != nil {
 		return err
 	}
 	return os.MkdirAll(s.Layout.LogDir(), 0700)

@@ -36,6 +36,7 @@ v1::Endpoint EndpointFromRow(const Stmt& s, int64_t now_ms, const StoreOptions& 
   e.set_dotnet_version(inv.dotnet_version());
   e.set_pending_reboot(inv.pending_reboot());
   e.set_agent_version(inv.agent_version());
+  e.set_agent_arch(inv.agent_arch());
   for (const auto& [k, v] : BlobMap(s.Text(3))) (*e.mutable_labels())[k] = v;
   e.set_state(static_cast<v1::EndpointState>(s.Int(4)));
   e.set_state_detail(s.Text(5));

@@ -214,14 +214,14 @@ file_has "$state/logs/setup.log" "no control server" "setup.log of the failed in
 step "an install whose service cannot run removes the service again"
 run "$agent" uninstall --purge
 mkdir -p "$state"
-# A simulated machine without a profile: valid flags, an agent that exits at once.
+# A simulated machine on Windows: valid flags, an agent that refuses at once.
 printf -- '--executor=sim\r\n' >"$state/agent.conf"
 run "$agent" install --server=127.0.0.1:7443 "--ca=$win\\ca.pem" "--token_file=$win\\token.txt"
 expect_rc 1 "install of a service that stops at once"
-expect "$out" "service PurserAgent stopped right after starting (agent exit code 1)" "install of a service that stops at once"
+expect "$out" "service PurserAgent stopped right after starting (agent exit code 2)" "install of a service that stops at once"
 expect "$out" "service PurserAgent and event source PurserAgent removed again" "install of a service that stops at once"
 expect_no_service "after an install whose service stopped"
-file_has "$state/logs/purser-agent.log" "no simulated machine" "the service's log"
+file_has "$state/logs/purser-agent.log" "runs only on Linux" "the service's log"
 
 step "GPO startup script installs once, then stays quiet"
 run "$agent" uninstall --purge

@@ -1,5 +1,6 @@
-// The agent over its life: it renews its certificate before expiry, rides out
-// a server restart mid-run, and its operator sees it all through purserctl.
+// The agent over its life: it waits for a server that is not up yet, renews
+// its certificate before expiry, rides out a server restart mid-run, and its
+// operator sees it all through purserctl.
 #include <gtest/gtest.h>
 
 #include "absl/strings/ascii.h"
@@ -45,6 +46,27 @@ TEST(AgentLifecycle, RenewsItsCertificateBeforeExpiry) {
   }));
 }
 
+// An agent that stays connected renews when its certificate becomes due,
+// not only when it checks in again.
+TEST(AgentLifecycle, RenewsWhileConnected) {
+  TempDir dir;
+  // 165 s certificates back-dated 300 s: due once under 155 s is left,
+  // some 10 s after enrollment, while the agent is long-polling.
+  TestServer server(dir.path(), {"--agent_cert_seconds=165"});
+  ASSERT_TRUE(server.Start().ok());
+  auto token_file = server.TokenFile(1);
+  auto agent = StartAgent(server, dir.Sub("agent"), *token_file, "win81-x64-ent");
+  ASSERT_TRUE(agent.ok());
+  ASSERT_TRUE(WaitUntil([&] { return (*agent)->Log().find("checked in") != std::string::npos; }));
+  EXPECT_EQ((*agent)->Log().find("certificate renewed"), std::string::npos) << "not due yet";
+  ASSERT_TRUE(
+      WaitUntil([&] { return (*agent)->Log().find("certificate renewed") != std::string::npos; },
+                absl::Seconds(45)))
+      << (*agent)->Log();
+  std::string log = (*agent)->Log();
+  EXPECT_EQ(log.find("checked in"), log.rfind("checked in")) << "it never reconnected: " << log;
+}
+
 TEST(AgentLifecycle, RidesOutAServerRestartMidRun) {
   TempDir dir;
   TestServer server(dir.path());
@@ -75,6 +97,37 @@ TEST(AgentLifecycle, RidesOutAServerRestartMidRun) {
       },
       absl::Seconds(90)))
       << (*again)->Log();
+}
+
+// A fleet installed while the server is down (or before it is up) enrolls
+// once it answers: the agent waits for an unreachable server, not for a
+// service restart.
+TEST(AgentLifecycle, EnrollsOnceTheServerAnswers) {
+  TempDir dir;
+  TestServer server(dir.path());
+  ASSERT_TRUE(server.Start().ok());
+  auto token_file = server.TokenFile(1);
+  server.Kill(SIGTERM);
+  server.Wait();
+  auto agent = StartAgent(server, dir.Sub("a"), *token_file, "win81-x64-ent");
+  ASSERT_TRUE(agent.ok());
+  ASSERT_TRUE(WaitUntil([&] { return (*agent)->Log().find("retrying") != std::string::npos; },
+                        absl::Seconds(60)))
+      << (*agent)->Log();
+  EXPECT_TRUE((*agent)->Running()) << (*agent)->Log();
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto l = server.List();
+        return l.ok() && l->size() == 1 && (*agent)->Log().find("enrolled as") != std::string::npos;
+      },
+      absl::Seconds(60)))
+      << (*agent)->Log();
+  // The agent says which build it is: version and its own architecture.
+  auto e = server.Get(server.List()->front().id());
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->endpoint().agent_version(), "0.1.0");
+  EXPECT_EQ(e->endpoint().agent_arch(), v1::ARCH_X64);
 }
 
 TEST(AgentLifecycle, PurserctlTablesJsonAndExitCodes) {

@@ -11,8 +11,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -101,6 +103,10 @@ func fail(code int, format string, args ...interface{}) error {
 func openExecutor(c *config) (agent.Executor, error) {
 	switch c.executor {
 	case "sim":
+		if runtime.GOOS == "windows" {
+			// A real endpoint never reports a simulated machine as itself.
+			return nil, fail(2, "--executor=sim runs only on Linux (tests, demo, fleet simulator)")
+		}
 		var faults *pb.SimFaults
 		if c.simFaults != "" {
 			faults = &pb.SimFaults{}
@@ -121,7 +127,7 @@ func openExecutor(c *config) (agent.Executor, error) {
 		}
 		return m, nil
 	case "windows":
-		return windowsExecutor()
+		return windowsExecutor(c)
 	}
 	return nil, fail(2, "--executor must be windows or sim")
 }
@@ -131,6 +137,7 @@ func openExecutor(c *config) (agent.Executor, error) {
 func enroll(ctx context.Context, c *config, exec agent.Executor, d agent.Dialer, log agentlog.Logger) (*agent.Identity, error) {
 	id, err := agent.LoadIdentity(c.stateDir)
 	if err == nil && !c.reenroll {
+		forgetToken(c, log) // a crash right after enrolling left it
 		return id, nil
 	}
 	if err != nil && !errors.Is(err, agent.ErrNotEnrolled) {
@@ -149,9 +156,26 @@ func enroll(ctx context.Context, c *config, exec agent.Executor, d agent.Dialer,
 	}
 	token := strings.TrimSpace(string(raw))
 	agentlog.RegisterSecret(token)
-	id, err = agent.Enroll(ctx, d, ca, token, exec.Inventory(), c.stateDir)
-	if err != nil {
-		return nil, fail(1, "%s", status.Convert(err).Message())
+	// A server that cannot be reached (or is overloaded by a fleet booting at
+	// once) is waited for; a refused token or request is final.
+	backoff := agent.NewBackoff(time.Second, 5*time.Minute)
+	for {
+		id, err = agent.Enroll(ctx, d, ca, token, exec.Inventory(), c.stateDir)
+		if err == nil {
+			break
+		}
+		switch status.Code(err) {
+		case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
+		default:
+			return nil, fail(1, "%s", status.Convert(err).Message())
+		}
+		delay := backoff.Next()
+		log.Warningf("%s; retrying in %d ms", status.Convert(err).Message(), delay.Milliseconds())
+		select {
+		case <-ctx.Done():
+			return nil, fail(1, "stopped before enrolling")
+		case <-time.After(delay):
+		}
 	}
 	log.Infof("enrolled as %s", id.EndpointID)
 	forgetToken(c, log)
@@ -161,8 +185,8 @@ func enroll(ctx context.Context, c *config, exec agent.Executor, d agent.Dialer,
 // forgetToken deletes a token file the installer put in the state
 // directory: it is spent, and a token is a secret.
 func forgetToken(c *config, log agentlog.Logger) {
-	if strings.HasPrefix(c.tokenFile, c.stateDir+string(os.PathSeparator)) {
-		if err := os.Remove(c.tokenFile); err != nil {
+	if c.tokenFile != "" && strings.HasPrefix(c.tokenFile, c.stateDir+string(os.PathSeparator)) {
+		if err := os.Remove(c.tokenFile); err != nil && !os.IsNotExist(err) {
 			log.Warningf("cannot delete the spent token file %s: %v", c.tokenFile, err)
 		}
 	}

@@ -60,25 +60,26 @@ func platformCommand(args []string) (handled bool, code int) {
 	return false, 0
 }
 
-// setupLogs logs install/uninstall on the console, in the event log
-// (warnings and errors) and, when toFile, in setup.log: msiexec keeps no
-// output of the programs it runs.
-func setupLogs(toFile bool) func() {
-	var out io.Writer = os.Stdout
-	closers := []func(){logEventsTo(winsvc.EventSource)}
-	if toFile {
-		if f, err := agentlog.OpenRotating(layout().SetupLog(), setupLogBytes, setupLogKeep); err != nil {
-			fmt.Fprintf(os.Stderr, "purser-agent: %v (logging to the console only)\n", err)
-		} else {
-			out = fileAndConsole{f}
-			closers = append(closers, func() { f.Close() })
-		}
+// setupLogs logs install/uninstall on the console and, for warnings and
+// errors, in the event log from the first check on: msiexec keeps no
+// output of the programs it runs. The returned func closes it.
+func setupLogs() func() {
+	agentlog.SetOutput(os.Stdout)
+	return logEventsTo(winsvc.EventSource)
+}
+
+// logToSetupLog adds setup.log to the console, once the state directory
+// that holds it is secured; the returned func closes it.
+func logToSetupLog() func() {
+	f, err := agentlog.OpenRotating(layout().SetupLog(), setupLogBytes, setupLogKeep)
+	if err != nil {
+		agentlog.Logger{}.Warningf("%v (logging to the console and the event log only)", err)
+		return func() {}
 	}
-	agentlog.SetOutput(out)
+	agentlog.SetOutput(fileAndConsole{f})
 	return func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
+		agentlog.SetOutput(os.Stdout)
+		f.Close()
 	}
 }
 
@@ -128,18 +129,13 @@ func newSetup(log agentlog.Logger, exe string) *winsvc.Setup {
 	}
 }
 
-// readyForSetup says on stderr why this process cannot run cmd: it needs
-// the ProgramData folder and an administrator's rights.
-func readyForSetup(cmd string) bool {
-	_, err := winsvc.ProgramData()
-	if err == nil {
-		err = winsvc.CheckAdmin()
+// readyForSetup says why this process cannot install or uninstall: it
+// needs the ProgramData folder and an administrator's rights.
+func readyForSetup() error {
+	if _, err := winsvc.ProgramData(); err != nil {
+		return err
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "purser-agent %s: %v\n", cmd, err)
-		return false
-	}
-	return true
+	return winsvc.CheckAdmin()
 }
 
 func install(args []string) int {
@@ -151,23 +147,24 @@ func install(args []string) int {
 		fmt.Fprintf(os.Stderr, "purser-agent install: %v\n", err)
 		return 2
 	}
-	if !readyForSetup("install") {
+	defer setupLogs()()
+	log := agentlog.Logger{Prefix: "install: "}
+	if err := readyForSetup(); err != nil {
+		log.Errorf("%v", err)
 		return 1
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "purser-agent install: cannot find this executable: %v\n", err)
+		log.Errorf("cannot find this executable: %v", err)
 		return 1
 	}
-	log := agentlog.Logger{Prefix: "install: "}
 	s := newSetup(log, exe)
-	agentlog.SetOutput(os.Stdout)
 	// setup.log goes in the state directory once it is secured.
 	if err := s.PrepareStateDir(); err != nil {
 		log.Errorf("%v", err)
 		return 1
 	}
-	defer setupLogs(true)()
+	defer logToSetupLog()()
 	log.Infof("installing %s (version %s)", exe, agent.Version)
 	if err := s.Install(o); err != nil {
 		log.Errorf("%v", err)
@@ -185,12 +182,16 @@ func uninstall(args []string) int {
 		fmt.Fprintf(os.Stderr, "purser-agent uninstall: %v\n", err)
 		return 2
 	}
-	if !readyForSetup("uninstall") {
+	defer setupLogs()()
+	log := agentlog.Logger{Prefix: "uninstall: "}
+	if err := readyForSetup(); err != nil {
+		log.Errorf("%v", err)
 		return 1
 	}
 	// setup.log lives in the directory --purge deletes.
-	defer setupLogs(!purge && agent.PathExists(layout().LogDir()))()
-	log := agentlog.Logger{Prefix: "uninstall: "}
+	if !purge && agent.PathExists(layout().LogDir()) {
+		defer logToSetupLog()()
+	}
 	if err := newSetup(log, "").Uninstall(purge); err != nil {
 		log.Errorf("%v", err)
 		return 1
