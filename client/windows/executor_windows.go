@@ -51,8 +51,8 @@ func (e *Executor) systemPath(rel string) string {
 // 32-bit agent runs 64-bit wusa, netsh (whose WinHTTP setting is the
 // 64-bit one) and PowerShell (which loads MMA's 64-bit COM object).
 func (e *Executor) tool(name string) string {
-	if e.opts.ToolPath != nil {
-		if p := e.opts.ToolPath(name); p != "" {
+	if e.opts.toolPath != nil {
+		if p := e.opts.toolPath(name); p != "" {
 			return p
 		}
 	}

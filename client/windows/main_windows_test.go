@@ -78,7 +78,7 @@ func newTestExecutor(t *testing.T) *Executor {
 	e := New(Options{
 		WorkDir:     filepath.Join(t.TempDir(), "work dir"), // a space, as in real profiles
 		RebootDelay: 5 * time.Second,
-		ToolPath:    func(tool string) string { return filepath.Join(standinPath, tool) },
+		toolPath:    func(tool string) string { return filepath.Join(standinPath, tool) },
 	})
 	if e.factsErr != nil {
 		t.Fatalf("New: %v", e.factsErr)

@@ -24,13 +24,12 @@ type Options struct {
 	// Log receives what the inventory could not read (it has no error of
 	// its own to return).
 	Log agentlog.Logger
-	// ToolPath is for tests only: the executable that stands in for a
-	// Windows tool (ToolWusa, ToolMsiexec, ToolNetsh, ToolPowerShell).
-	// Returning "" keeps the real one.
-	ToolPath func(tool string) string
+	// toolPath, set only by this package's tests, names the executable
+	// that stands in for a Windows tool; "" keeps the real one.
+	toolPath func(tool string) string
 }
 
-// The Windows tools the executor runs, as Options.ToolPath names them.
+// The Windows tools the executor runs.
 const (
 	ToolWusa       = "wusa.exe"
 	ToolMsiexec    = "msiexec.exe"
