@@ -6,8 +6,8 @@
 // PowerShell, netsh, the HealthService and Sense services), onboarded
 // through a real server by a campaign with the default plan, each reboot
 // acted out, then offboarded. The stand-ins record every command line they
-// are started with; the test holds them to Microsoft's guide
-// (shared/seed/000_ff5eaf04668a24eb.txt).
+// are started with; the test holds them to the command lines of Microsoft's
+// down-level onboarding guide.
 //
 // One prefix per test binary run (the WineOnboardingTest suite shares it):
 // it takes 20-80 s to initialise. Wine is required: without it the tests
