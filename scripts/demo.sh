@@ -63,3 +63,7 @@ for _ in $(seq 100); do
 done
 echo "== after offboarding win81-x64-ent"
 build/purserctl endpoints get "$id81"
+
+# The same agent for real Windows 7 SP1 / 8.1 / 2008 R2 endpoints: one MSI per architecture.
+echo "== for real endpoints (docs/windows.md): msiexec /i <msi> SERVER=$PURSER_SERVER CAFILE=<ca.pem> TOKENFILE=<token> /qn"
+ls -1 build/windows/*.msi
