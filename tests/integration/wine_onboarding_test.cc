@@ -236,8 +236,8 @@ class WineMachine {
   // automatically. "" or what failed.
   std::string Restart() {
     int started = Count(AgentLog(), "service: starting: version");
-    CmdResult r = Wine({R"(C:\purser-standin\purser-shutdown.exe)", "PurserAgent", "Sense",
-                        "HealthService"});
+    CmdResult r =
+        Wine({R"(C:\purser-standin\purser-shutdown.exe)", "PurserAgent", "Sense", "HealthService"});
     if (r.code != 0) return "stopping the services failed: " + r.out;
     r = Wine({R"(C:\Windows\servicing\TrustedInstaller.exe)"});
     if (r.code != 0) return "servicing failed: " + r.out;
@@ -384,8 +384,7 @@ std::string UpdatePackage(const std::string& name, const std::string& result = "
   std::string version = !m[1].matched ? "6.1" : m[1] == "8.1" ? "6.3" : m[1].str();
   bool restart = kb == "KB4074598" || kb == "KB4474419" || kb == "KB3154518";
   std::string out = absl::StrCat("# Purser Wine stand-in update package\r\nkb=", kb,
-                                 "\r\napplies-to=", version, " ",
-                                 m[3] == "x64" ? "amd64" : "x86",
+                                 "\r\napplies-to=", version, " ", m[3] == "x64" ? "amd64" : "x86",
                                  "\r\nrestart=", restart ? "required" : "none", "\r\n");
   if (!result.empty()) out += "result=" + result + "\r\n";
   return out;
@@ -448,10 +447,10 @@ class WineOnboardingTest : public ::testing::Test {
 
     auto token = server_->TokenFile(1);
     if (!token.ok()) return token.status().ToString();
-    CmdResult r = machine_->Wine(
-        {"msiexec", "/i", ZPath(PURSER_AGENT_MSI64), "SERVER=" + server_->address(),
-         "CAFILE=" + ZPath(server_->ca_path()), "TOKENFILE=" + ZPath(*token), "/qn"},
-        absl::Seconds(120));
+    CmdResult r =
+        machine_->Wine({"msiexec", "/i", ZPath(PURSER_AGENT_MSI64), "SERVER=" + server_->address(),
+                        "CAFILE=" + ZPath(server_->ca_path()), "TOKENFILE=" + ZPath(*token), "/qn"},
+                       absl::Seconds(120));
     if (r.code != 0) {
       return absl::StrCat("msiexec /i failed (exit code ", r.code, "): ", r.out, "\nsetup.log:\n",
                           Slurp(machine_->C("ProgramData/Purser/logs/setup.log")));
@@ -469,9 +468,7 @@ class WineOnboardingTest : public ::testing::Test {
     return "";
   }
 
-  void SetUp() override {
-    ASSERT_TRUE(setup_error_->empty()) << *setup_error_;
-  }
+  void SetUp() override { ASSERT_TRUE(setup_error_->empty()) << *setup_error_; }
 
   v1::GetEndpointResponse Endpoint() {
     auto e = server_->Get(endpoint_id_);
@@ -538,8 +535,7 @@ class WineOnboardingTest : public ::testing::Test {
         std::string err = machine_->Restart();
         EXPECT_EQ(err, "");
         if (!err.empty()) return false;
-        std::cerr << "[wine] restart " << ++*reboots << " acted out in " << absl::Now() - t
-                  << "\n";
+        std::cerr << "[wine] restart " << ++*reboots << " acted out in " << absl::Now() - t << "\n";
         handled = asked;
         continue;
       }
@@ -632,9 +628,9 @@ TEST_F(WineOnboardingTest, DefaultPlanOnboardsThroughRebootsAndOffboards) {
   EXPECT_EQ(reboots, 3);
   EXPECT_FALSE(e.endpoint().pending_reboot());
   for (const char* kb : {"KB3080149", "KB3154518", "KB4074598", "KB4474419", "KB4490628"}) {
-    EXPECT_NE(std::find(e.endpoint().installed_kbs().begin(), e.endpoint().installed_kbs().end(),
-                        kb),
-              e.endpoint().installed_kbs().end())
+    EXPECT_NE(
+        std::find(e.endpoint().installed_kbs().begin(), e.endpoint().installed_kbs().end(), kb),
+        e.endpoint().installed_kbs().end())
         << kb << " not in " << e.endpoint().DebugString();
   }
   {
@@ -686,9 +682,8 @@ TEST_F(WineOnboardingTest, DefaultPlanOnboardsThroughRebootsAndOffboards) {
   // Twelve steps: not the branches the parameters leave out (SCEP, the
   // proxies), nor the other platforms'.
   EXPECT_EQ(e.jobs_size(), 12) << e.DebugString();
-  for (const char* step : {"scep-kb3209361-x64", "scep-cloud-protection-advanced",
-                           "proxy-winhttp", "proxy-mma", "kb4074598-x86", "kb3080149-nt63-x64",
-                           "install-mma-x86"}) {
+  for (const char* step : {"scep-kb3209361-x64", "scep-cloud-protection-advanced", "proxy-winhttp",
+                           "proxy-mma", "kb4074598-x86", "kb3080149-nt63-x64", "install-mma-x86"}) {
     EXPECT_EQ(Job(e, run, step), nullptr) << step;
   }
   EXPECT_NE(Job(e, run, "verify-sense")->message().find("sc query sense: RUNNING"),
@@ -706,8 +701,8 @@ TEST_F(WineOnboardingTest, DefaultPlanOnboardsThroughRebootsAndOffboards) {
   EXPECT_NE(requests[0].find("User-Agent: Purser-Agent"), std::string::npos) << requests[0];
 
   // The machine: MMA, its services, the sensor running, the workspace.
-  EXPECT_TRUE(PathExists(
-      machine_->C("Program Files/Microsoft Monitoring Agent/Agent/MonitoringHost.exe")));
+  EXPECT_TRUE(
+      PathExists(machine_->C("Program Files/Microsoft Monitoring Agent/Agent/MonitoringHost.exe")));
   EXPECT_EQ(machine_->ServiceState("HealthService"), "RUNNING");
   EXPECT_EQ(machine_->ServiceState("Sense"), "RUNNING");
   const std::string ws_key =
@@ -729,9 +724,8 @@ TEST_F(WineOnboardingTest, DefaultPlanOnboardsThroughRebootsAndOffboards) {
       absl::StrCat(R"(^C:\\windows\\system32\\wusa\.exe )", kWork,
                    R"(msu-\d+\\(Windows6\.1-(KB\d+)-x64\.msu) /quiet /norestart$)"),
       std::regex::icase);
-  const std::regex extract_line(
-      absl::StrCat("^", kWork, R"((pkg-\d+)\\MMASetup-AMD64\.exe /c /t:)", kWork,
-                   R"((pkg-\d+)\\unpacked$)"));
+  const std::regex extract_line(absl::StrCat("^", kWork, R"((pkg-\d+)\\MMASetup-AMD64\.exe /c /t:)",
+                                             kWork, R"((pkg-\d+)\\unpacked$)"));
   int extracts = 0, setups = 0, powershells = 0;
   std::vector<std::string> ps_ops;
   for (const auto& c : starts) {
@@ -752,17 +746,17 @@ TEST_F(WineOnboardingTest, DefaultPlanOnboardsThroughRebootsAndOffboards) {
       EXPECT_TRUE(std::regex_match(
           c.argv[0], std::regex(absl::StrCat("^", kWork, R"(pkg-\d+\\unpacked\\setup\.exe$)"))));
       std::vector<std::string> args(c.argv.begin() + 1, c.argv.end());
-      EXPECT_EQ(args, (std::vector<std::string>{
-                          "/qn", "NOAPM=1", "ADD_OPINSIGHTS_WORKSPACE=1",
-                          "OPINSIGHTS_WORKSPACE_ID=" + kWorkspaceId,
-                          "OPINSIGHTS_WORKSPACE_KEY=" + kWorkspaceKey,
-                          "OPINSIGHTS_WORKSPACE_AZURE_CLOUD_TYPE=0",
-                          "AcceptEndUserLicenseAgreement=1"}));
+      EXPECT_EQ(args, (std::vector<std::string>{"/qn", "NOAPM=1", "ADD_OPINSIGHTS_WORKSPACE=1",
+                                                "OPINSIGHTS_WORKSPACE_ID=" + kWorkspaceId,
+                                                "OPINSIGHTS_WORKSPACE_KEY=" + kWorkspaceKey,
+                                                "OPINSIGHTS_WORKSPACE_AZURE_CLOUD_TYPE=0",
+                                                "AcceptEndUserLicenseAgreement=1"}));
       EXPECT_TRUE(absl::EndsWith(
           c.cmdline,
-          absl::StrCat(" /qn NOAPM=1 ADD_OPINSIGHTS_WORKSPACE=1 OPINSIGHTS_WORKSPACE_ID=",
-                       kWorkspaceId, " OPINSIGHTS_WORKSPACE_KEY=", kWorkspaceKey,
-                       " OPINSIGHTS_WORKSPACE_AZURE_CLOUD_TYPE=0 AcceptEndUserLicenseAgreement=1")));
+          absl::StrCat(
+              " /qn NOAPM=1 ADD_OPINSIGHTS_WORKSPACE=1 OPINSIGHTS_WORKSPACE_ID=", kWorkspaceId,
+              " OPINSIGHTS_WORKSPACE_KEY=", kWorkspaceKey,
+              " OPINSIGHTS_WORKSPACE_AZURE_CLOUD_TYPE=0 AcceptEndUserLicenseAgreement=1")));
     } else if (c.tool == "powershell.exe") {
       ++powershells;
       // (std::regex recurses per character: the script, kilobytes of
@@ -781,8 +775,8 @@ TEST_F(WineOnboardingTest, DefaultPlanOnboardsThroughRebootsAndOffboards) {
   for (const auto& c : calls) {
     if (c.tool == "powershell.exe" && !c.note.empty()) ps_ops.push_back(c.note);
   }
-  EXPECT_EQ(wusa_kbs, (std::vector<std::string>{"KB4074598", "KB3080149", "KB3154518",
-                                                "KB4490628", "KB4474419"}));
+  EXPECT_EQ(wusa_kbs, (std::vector<std::string>{"KB4074598", "KB3080149", "KB3154518", "KB4490628",
+                                                "KB4474419"}));
   EXPECT_EQ(extracts, 1);
   EXPECT_EQ(setups, 1);
   EXPECT_EQ(powershells, 2);
@@ -819,8 +813,8 @@ TEST_F(WineOnboardingTest, DefaultPlanOnboardsThroughRebootsAndOffboards) {
       << "the key, beyond setup.exe's command line (raw and split), in the calls log";
 
   // Offboarding: the workspace removed, the sensor stopped, MMA kept.
-  auto off = server_->StartRun("mde-downlevel-offboard", {endpoint_id_},
-                               {{"workspace_id", kWorkspaceId}});
+  auto off =
+      server_->StartRun("mde-downlevel-offboard", {endpoint_id_}, {{"workspace_id", kWorkspaceId}});
   ASSERT_TRUE(off.ok()) << off.status();
   ASSERT_TRUE(Drive(v1::ENDPOINT_STATE_OFFBOARDED, absl::Seconds(60), &reboots)) << Diagnose();
   e = Endpoint();
@@ -834,16 +828,15 @@ TEST_F(WineOnboardingTest, DefaultPlanOnboardsThroughRebootsAndOffboards) {
   EXPECT_EQ(Job(e, off_run, "verify-mma-removed"), nullptr);
   EXPECT_EQ(remove->state(), v1::JOB_STATE_SUCCEEDED) << remove->DebugString();
   EXPECT_EQ(Outcome(remove->job_id()), v1::STEP_OUTCOME_SUCCEEDED);
-  EXPECT_NE(remove->message().find("RemoveCloudWorkspace(" + kWorkspaceId + ")"),
-            std::string::npos)
+  EXPECT_NE(remove->message().find("RemoveCloudWorkspace(" + kWorkspaceId + ")"), std::string::npos)
       << remove->DebugString();
   EXPECT_EQ(stopped->state(), v1::JOB_STATE_SUCCEEDED) << stopped->DebugString();
   EXPECT_NE(stopped->message().find("sc query sense: STOPPED"), std::string::npos)
       << stopped->DebugString();
   EXPECT_EQ(machine_->ServiceState("Sense"), "STOPPED");
   EXPECT_EQ(machine_->ServiceState("HealthService"), "RUNNING");
-  EXPECT_TRUE(PathExists(
-      machine_->C("Program Files/Microsoft Monitoring Agent/Agent/MonitoringHost.exe")));
+  EXPECT_TRUE(
+      PathExists(machine_->C("Program Files/Microsoft Monitoring Agent/Agent/MonitoringHost.exe")));
   EXPECT_EQ(reboots, 3) << "offboarding needs no restart";
   calls = calls_since();
   bool removed = false, sense_stopped = false;
@@ -902,35 +895,41 @@ TEST_F(WineOnboardingTest, WusaAnswersAreClassified) {
     artifacts { name: "Windows8.1-KB2999226-x64.msu" }
     artifacts { name: "Windows6.1-KB2999999-x64.msu" }
     steps {
-      id: "install" kind: STEP_KIND_PATCH
+      id: "install"
+      kind: STEP_KIND_PATCH
       platforms { product: OS_PRODUCT_WINDOWS_7 min_service_pack: 1 arch: ARCH_X64 }
       artifacts: "Windows6.1-KB2999226-x64.msu"
       install_update { kb: "KB2999226" package: "Windows6.1-KB2999226-x64.msu" }
     }
     steps {
-      id: "again" kind: STEP_KIND_PATCH
+      id: "again"
+      kind: STEP_KIND_PATCH
       platforms { product: OS_PRODUCT_WINDOWS_7 min_service_pack: 1 arch: ARCH_X64 }
       artifacts: "Windows6.1-KB2999226-x64.msu"
       install_update { kb: "KB2999226" package: "Windows6.1-KB2999226-x64.msu" }
     }
     steps {
-      id: "other-windows" kind: STEP_KIND_PATCH
+      id: "other-windows"
+      kind: STEP_KIND_PATCH
       platforms { product: OS_PRODUCT_WINDOWS_7 min_service_pack: 1 arch: ARCH_X64 }
       artifacts: "Windows8.1-KB2999226-x64.msu"
       install_update { kb: "KB2999226" package: "Windows8.1-KB2999226-x64.msu" }
     }
     steps {
-      id: "winhttp-proxy" kind: STEP_KIND_CONFIGURE
+      id: "winhttp-proxy"
+      kind: STEP_KIND_CONFIGURE
       platforms { product: OS_PRODUCT_WINDOWS_7 min_service_pack: 1 arch: ARCH_X64 }
       set_proxy { target: TARGET_WINHTTP proxy: "proxy.corp.example:3128" }
     }
     steps {
-      id: "winhttp-direct" kind: STEP_KIND_CONFIGURE
+      id: "winhttp-direct"
+      kind: STEP_KIND_CONFIGURE
       platforms { product: OS_PRODUCT_WINDOWS_7 min_service_pack: 1 arch: ARCH_X64 }
       set_proxy { target: TARGET_WINHTTP proxy: "" }
     }
     steps {
-      id: "failing" kind: STEP_KIND_PATCH
+      id: "failing"
+      kind: STEP_KIND_PATCH
       platforms { product: OS_PRODUCT_WINDOWS_7 min_service_pack: 1 arch: ARCH_X64 }
       max_attempts: 1
       artifacts: "Windows6.1-KB2999999-x64.msu"
@@ -1005,12 +1004,14 @@ TEST_F(WineOnboardingTest, WusaAnswersAreClassified) {
       netsh.push_back(absl::StrJoin(c.argv.begin() + 1, c.argv.end(), " "));
     }
   }
-  EXPECT_EQ(wusa, (std::vector<std::string>{
-                      "wusa: KB2999226 installed", "wusa: KB2999226 is already installed",
-                      "wusa: KB2999226 is for Windows 6.3 amd64, not this 6.1 amd64: not applicable",
-                      "wusa: KB2999999 fails with 0x80070643 as the package says"}));
-  EXPECT_EQ(netsh, (std::vector<std::string>{"winhttp set proxy proxy-server=proxy.corp.example:3128",
-                                             "winhttp reset proxy"}));
+  EXPECT_EQ(wusa,
+            (std::vector<std::string>{
+                "wusa: KB2999226 installed", "wusa: KB2999226 is already installed",
+                "wusa: KB2999226 is for Windows 6.3 amd64, not this 6.1 amd64: not applicable",
+                "wusa: KB2999999 fails with 0x80070643 as the package says"}));
+  EXPECT_EQ(netsh,
+            (std::vector<std::string>{"winhttp set proxy proxy-server=proxy.corp.example:3128",
+                                      "winhttp reset proxy"}));
 }
 
 }  // namespace

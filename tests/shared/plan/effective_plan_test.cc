@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_join.h"
-#include "shared/plan/platform.h"
 #include "shared/plan/plan_loader.h"
+#include "shared/plan/platform.h"
 
 namespace purser {
 namespace {
