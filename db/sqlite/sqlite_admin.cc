@@ -12,11 +12,11 @@ using namespace sqlite;  // NOLINT: the shared row helpers
 
 absl::Status SqliteStore::PutArtifact(const v1::ArtifactInfo& a) {
   return Write([&](Connection& c) -> absl::Status {
-    ASSIGN_OR_RETURN(Stmt s, c.Prepare("INSERT INTO artifacts(sha256, name, size, uploaded_ms, "
-                                       "uploaded_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT(sha256) "
-                                       "DO UPDATE SET name = excluded.name, "
-                                       "uploaded_ms = excluded.uploaded_ms, "
-                                       "uploaded_by = excluded.uploaded_by"));
+    ASSIGN_OR_RETURN(Stmt s,
+                     c.Prepare("INSERT INTO artifacts(sha256, name, size, uploaded_ms, "
+                               "uploaded_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT(name, sha256) "
+                               "DO UPDATE SET uploaded_ms = excluded.uploaded_ms, "
+                               "uploaded_by = excluded.uploaded_by"));
     return s.Bind(1, a.sha256())
         .Bind(2, a.name())
         .Bind(3, a.size())

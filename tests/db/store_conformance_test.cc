@@ -326,6 +326,29 @@ TEST_P(StoreConformance, MissingArtifactsSkipTheEndpoint) {
   EXPECT_EQ(l->job->job.stage_size(), 1);
 }
 
+// The same bytes uploaded under a second name keep the first name: plans
+// that name either still resolve.
+TEST_P(StoreConformance, SameBytesUnderTwoNamesKeepBoth) {
+  v1::ArtifactInfo a;
+  a.set_sha256(std::string(64, 'b'));
+  a.set_name("windows6.1-kb4474419-x64.msu");
+  a.set_size(10);
+  a.set_uploaded_unix_ms(kNow);
+  ASSERT_TRUE(store_->PutArtifact(a).ok());
+  a.set_name("sha2-support.msu");
+  a.set_uploaded_unix_ms(kNow + 1);
+  ASSERT_TRUE(store_->PutArtifact(a).ok());
+  a.set_uploaded_unix_ms(kNow + 2);  // the same upload again: one row, newer
+  ASSERT_TRUE(store_->PutArtifact(a).ok());
+  auto all = store_->ListArtifacts();
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].name(), "sha2-support.msu");
+  EXPECT_EQ((*all)[0].uploaded_unix_ms(), kNow + 2);
+  EXPECT_EQ((*all)[1].name(), "windows6.1-kb4474419-x64.msu");
+  EXPECT_EQ((*all)[1].uploaded_unix_ms(), kNow);
+}
+
 TEST_P(StoreConformance, ListPagesAndFilters) {
   for (int i = 0; i < 5; ++i) Enroll("e" + std::to_string(i));
   Enroll("w10", v1::OS_PRODUCT_WINDOWS_10);
