@@ -5,6 +5,7 @@
 // their result never loses it.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -97,6 +98,14 @@ struct EndpointPage {
 
 // Endpoints per state, for the filters of an EndpointFilter (paging ignored).
 using StateCounts = std::map<v1::EndpointState, int64_t>;
+// Endpoints per (state, OS product).
+using StateOsCounts = std::map<std::pair<v1::EndpointState, v1::OsProduct>, int64_t>;
+
+// What ExpireLeases did.
+struct ExpiredLeases {
+  int64_t expired = 0;                // leases marked TIMED_OUT
+  std::vector<std::string> requeued;  // endpoints that have work again
+};
 
 // What the store has done since it opened, and holds.
 struct StoreStats {
@@ -110,6 +119,10 @@ struct StoreOptions {
   int64_t lease_grace_ms = 30'000;
   // An endpoint not seen for this long is offline.
   int64_t offline_after_ms = 180'000;
+  // Told of every group commit of the writer: how long its transaction took
+  // (BEGIN to durable COMMIT) and how many writes it held. Runs on the writer
+  // thread: it must be quick.
+  std::function<void(double seconds, int writes)> on_commit;
 };
 
 class Store {
@@ -136,6 +149,8 @@ class Store {
   virtual absl::StatusOr<EndpointPage> ListEndpoints(const EndpointFilter& filter,
                                                      int64_t now_ms) = 0;
   virtual absl::StatusOr<StateCounts> CountEndpoints(const EndpointFilter& filter) = 0;
+  // Every endpoint, counted per (state, OS product) in one query.
+  virtual absl::StatusOr<StateOsCounts> CountEndpointsByStateAndOs() = 0;
   virtual absl::StatusOr<StoreStats> Stats() = 0;
   // Sets and removes labels; returns the endpoint.
   virtual absl::StatusOr<v1::Endpoint> SetLabels(const std::string& id,
@@ -161,8 +176,8 @@ class Store {
   // Lets endpoints waiting under an operator reboot policy reboot; returns how many wait.
   virtual absl::StatusOr<int> AllowReboot(const std::vector<std::string>& ids) = 0;
   // Marks expired leases TIMED_OUT (a failed attempt); requeues those with
-  // attempts left. Returns the endpoints that have work again.
-  virtual absl::StatusOr<std::vector<std::string>> ExpireLeases(int64_t now_ms) = 0;
+  // attempts left.
+  virtual absl::StatusOr<ExpiredLeases> ExpireLeases(int64_t now_ms) = 0;
 
   // Onboarded endpoints last found onboarded before `before_ms`, with the
   // onboarding run that got them there: due for re-verification.
@@ -235,6 +250,12 @@ class Store {
                                  int64_t now_ms) = 0;
   virtual absl::StatusOr<std::string> GetSealedSecret(const std::string& name) = 0;
   virtual absl::StatusOr<std::vector<std::string>> ListSecretNames() = 0;
+  // Replaces every sealed secret with reseal(name, sealed), in one
+  // transaction: all of them, or none when one fails (its error is returned).
+  // For a new secrets key. Returns how many were re-sealed.
+  using ResealFn = std::function<absl::StatusOr<std::string>(const std::string& name,
+                                                             const std::string& sealed)>;
+  virtual absl::StatusOr<int> ResealSecrets(const ResealFn& reseal, int64_t now_ms) = 0;
 };
 
 }  // namespace purser::db

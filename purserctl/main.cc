@@ -111,6 +111,7 @@ Commands:
   artifact upload FILE... [--name NAME]
   artifact list [-o json]
   secret put NAME --from_file FILE
+  admin rotate-secrets-key                  a new secrets key; every secret re-sealed under it
   plans list [-o json]
   plan validate FILE
     plan show FILE --os PROFILE    (effective steps for a simulated profile's OS)
@@ -507,6 +508,14 @@ int Main(const std::vector<char*>& args) {
     grpc::Status st = client->Call(&Stub::PutSecret, req, &resp);
     if (!st.ok()) return ExitFor(st);
     std::cout << "secret " << args[2] << " stored\n";
+    return 0;
+  }
+  if (noun == "admin" && verb == "rotate-secrets-key") {
+    v1::RotateSecretsKeyResponse resp;
+    grpc::Status st = client->Call(&Stub::RotateSecretsKey, v1::RotateSecretsKeyRequest(), &resp);
+    if (!st.ok()) return ExitFor(st);
+    std::cout << "secrets key rotated: " << resp.secrets_resealed()
+              << " secrets re-sealed; the key is in " << resp.key_file() << "\n";
     return 0;
   }
   if (noun == "plan" && verb == "upload") {

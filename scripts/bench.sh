@@ -34,7 +34,8 @@ build/bench/bench_storm --connections="$FLEET" >"$OUT/storm.txt" || true
 grep -v '^figure' "$OUT/storm.txt"
 echo "== fleet of $FLEET simulated agents against purser-server (separate processes)"
 build/purser-server --data_dir="$OUT/server" --plans_dir=deploy/plans --listen=127.0.0.1:0 \
-  --port_file="$OUT/port" --mutex_deadlock_checks=false 2>"$OUT/server.log" &
+  --port_file="$OUT/port" --mutex_deadlock_checks=false --metrics_listen=127.0.0.1:0 \
+  2>"$OUT/server.log" &
 server_pid=$!
 for _ in $(seq 100); do [ -s "$OUT/port" ] && break; sleep 0.1; done
 build/purser-fleetsim --server="127.0.0.1:$(cat "$OUT/port")" --ca="$OUT/server/ca.pem" \

@@ -11,13 +11,14 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 build/purser-server --data_dir="$DEMO/server" --plans_dir=deploy/plans --listen=127.0.0.1:0 \
-  --port_file="$DEMO/port" 2>"$DEMO/server.log" &
+  --port_file="$DEMO/port" --metrics_listen=127.0.0.1:0 --metrics_port_file="$DEMO/metrics_port" \
+  2>"$DEMO/server.log" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$DEMO/port" ] && break; sleep 0.1; done
 [ -s "$DEMO/port" ] || { echo "server did not start:"; cat "$DEMO/server.log"; exit 1; }
 export PURSER_SERVER="127.0.0.1:$(cat "$DEMO/port")" PURSER_CA="$DEMO/server/ca.pem" \
   PURSER_CERT="$DEMO/server/admin.pem" PURSER_KEY="$DEMO/server/admin.key"
-echo "== server on $PURSER_SERVER, data in $DEMO/server"
+echo "== server on $PURSER_SERVER, data in $DEMO/server, metrics at http://127.0.0.1:$(cat "$DEMO/metrics_port")/metrics"
 
 build/purserctl token create --uses 5 --ttl 1h --labels site=demo --out "$DEMO/token"
 # A stand-in workspace key: it is stored encrypted and reaches only the endpoints' jobs.

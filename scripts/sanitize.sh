@@ -2,8 +2,9 @@
 # The whole C++ test suite again, built by clang under AddressSanitizer and
 # UBSan with its thread-safety analysis as errors; the agent's Go tests under
 # Go's race detector; then each fuzz target for a bounded time from its seed
-# corpus. Run by scripts/test.sh. (The Go, Windows and Wine tests, which run
-# no sanitized code, ran in the normal suite.)
+# corpus. Run by scripts/test.sh. (The Go, Windows, Wine and Debian package
+# tests, which run no sanitized code, and the previous release's
+# compatibility test, which builds that release, ran in the normal suite.)
 #   FUZZ_SECONDS  per fuzz target (default 60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ built=$(date +%s)
 # Leaks at exit are gRPC's and Abseil's process-lifetime singletons: not checked.
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:detect_stack_use_after_return=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-(cd build-sanitize && ctest -j2 --output-on-failure --timeout 600 -LE 'go|windows' -E '^Wine' "$@")
+(cd build-sanitize && ctest -j2 --output-on-failure --timeout 600 -LE 'go|windows|package|compat' -E '^Wine' "$@")
 CGO_ENABLED=1 BUILD_DIR=build-sanitize scripts/go.sh test -race -count=1 purser/client/... \
   purser/fleetsim/...
 tested=$(date +%s)

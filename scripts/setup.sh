@@ -6,7 +6,8 @@ PACKAGES=(build-essential cmake pkg-config libgrpc++-dev protobuf-compiler-grpc 
   protobuf-compiler libabsl-dev libssl-dev libsqlite3-dev sqlite3 libgtest-dev libgmock-dev
   python3-grpcio python3-protobuf
   golang-go golang-google-grpc-dev golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev
-  protoc-gen-go protoc-gen-go-grpc msitools wixl wine wine64 openssl)
+  protoc-gen-go protoc-gen-go-grpc msitools wixl wine wine64 openssl
+  libsystemd-dev systemd debootstrap)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

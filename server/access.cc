@@ -29,7 +29,7 @@ const std::map<std::string, MethodRule, std::less<>>& AccessRules() {
                           "ActOnCampaign", "SetLabels"}) {
       op(m, Access::kOperator, true);
     }
-    for (const char* m : {"CreateEnrollmentToken", "PutSecret", "UploadPlan",
+    for (const char* m : {"CreateEnrollmentToken", "PutSecret", "RotateSecretsKey", "UploadPlan",
                           "IssueOperatorCertificate", "RevokeCertificate"}) {
       op(m, Access::kAdmin, true);
     }

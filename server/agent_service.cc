@@ -6,6 +6,7 @@
 #include "server/ca.h"
 #include "server/call.h"
 #include "shared/crypto.h"
+#include "shared/disk_full.h"
 #include "shared/limits.h"
 #include "shared/logging.h"
 #include "shared/plan/platform.h"
@@ -18,6 +19,11 @@ namespace purser::server {
 class WaitReactor : public grpc::ServerUnaryReactor {
  public:
   WaitReactor(ServerCore* core, v1::WaitForWorkResponse* resp) : core_(core), resp_(resp) {}
+  // Every end of a long poll passes here (it hides the base's): counted, timed, finished.
+  void Finish(grpc::Status status) {
+    metrics_call.End(status.error_code());
+    grpc::ServerUnaryReactor::Finish(std::move(status));
+  }
   void OnCancel() override {
     if (core_->waiters.Cancel(ticket))
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
@@ -32,6 +38,7 @@ class WaitReactor : public grpc::ServerUnaryReactor {
   const WaitTicket ticket = Waiters::NewTicket();
   std::string endpoint;
   int64_t deadline_ms = 0;
+  RpcMetrics::Call metrics_call;
 };
 
 void FinishEmpty(WaitReactor* r) {
@@ -60,7 +67,9 @@ void ProcessWait(ServerCore* core, WaitReactor* r) {
   r = nullptr;
   auto lease = core->store->LeaseNextJob(endpoint, now);
   if (!lease.ok()) {
-    LogError("lease for %s: %s", endpoint, lease.status().ToString());
+    if (!IsDiskFull(lease.status())) {
+      LogError("lease for %s: %s", endpoint, lease.status().ToString());
+    }
     if (WaitReactor* mine = core->waiters.Take(ticket)) mine->Finish(ToGrpc(lease.status()));
     return;
   }
@@ -140,7 +149,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Enroll(grpc::CallbackServerContext* 
                 v1::EndpointState_Name(endpoint->state()));
         resp->set_endpoint_id(endpoint_id);
         resp->set_certificate_pem(cert->pem);
-        resp->set_ca_certificate_pem(core_->ca->cert_pem());
+        resp->set_ca_certificate_pem(core_->ca->trust_pem());
         resp->set_poll_interval_seconds(core_->options.poll_interval_seconds);
         return absl::OkStatus();
       });
@@ -166,6 +175,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::WaitForWork(grpc::CallbackServerCont
                                                         const v1::WaitForWorkRequest* req,
                                                         v1::WaitForWorkResponse* resp) {
   auto* r = new WaitReactor(core_, resp);
+  r->metrics_call = RpcMetrics::Call::Start(core_->rpc_metrics, AgentMethod("WaitForWork"));
   int wait = std::clamp(req->wait_seconds(), 0, core_->options.max_wait_seconds);
   bool queued = core_->pool->TrySubmit([this, ctx, req, r, wait] {
     const std::string method = AgentMethod("WaitForWork");

@@ -4,11 +4,14 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include "absl/strings/str_cat.h"
 #include "server/access.h"
 #include "server/audit.h"
 #include "server/core.h"
 #include "shared/crypto.h"
+#include "shared/disk_full.h"
 #include "shared/files.h"
 #include "shared/logging.h"
 
@@ -95,7 +98,7 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UploadArtifactRequest> 
       header_seen_ = true;
       tmp_ = absl::StrCat(core_->artifacts->dir(), "/upload-", RandomHex(8));
       fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-      if (fd_ < 0) return absl::InternalError("cannot create the upload file");
+      if (fd_ < 0) return WriteError("cannot create the upload file");
       return absl::OkStatus();
     }
     // Revoked or expired while the stream is open: stop at the next message.
@@ -114,12 +117,18 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UploadArtifactRequest> 
     while (off < data.size()) {
       ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
       if (n < 0) {
-        return errno == ENOSPC ? absl::ResourceExhaustedError("disk full while storing the upload")
-                               : absl::InternalError("cannot write the upload");
+        if (errno == EINTR) continue;
+        return WriteError("cannot write the upload");
       }
       off += static_cast<size_t>(n);
     }
     return absl::OkStatus();
+  }
+
+  // ENOSPC (or EDQUOT) is the operator's full disk, not a fault of ours.
+  absl::Status WriteError(const std::string& what) const {
+    if (errno == ENOSPC || errno == EDQUOT) return DiskFullError(core_->artifacts->dir(), what);
+    return absl::InternalError(what);
   }
 
   absl::Status Complete() {
@@ -136,7 +145,7 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UploadArtifactRequest> 
       return absl::InvalidArgumentError(
           absl::StrCat("header.sha256: the bytes hash to ", sha, ", not ", header_.sha256()));
     }
-    if (::fsync(fd_) != 0) return absl::InternalError("cannot fsync the upload");
+    if (::fsync(fd_) != 0) return WriteError("cannot fsync the upload");
     ::close(fd_);
     fd_ = -1;
     if (::rename(tmp_.c_str(), core_->artifacts->PathOf(sha).c_str()) != 0) {

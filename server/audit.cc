@@ -3,6 +3,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "server/access.h"
 #include "server/runs.h"
+#include "shared/disk_full.h"
 #include "shared/logging.h"
 
 namespace purser::server {
@@ -66,7 +67,7 @@ void CallAudit::Done(const absl::Status& result) {
       absl::Status st =
           core_->store->SetAuditResult(scope_->row_id(), static_cast<int32_t>(result.code()),
                                        Redact(std::string(result.message())));
-      if (!st.ok()) LogError("audit of %s: %s", method_, st.ToString());
+      if (!st.ok() && !IsDiskFull(st)) LogError("audit of %s: %s", method_, st.ToString());
     }
   } else if (audited_) {
     Append(result);
@@ -79,7 +80,7 @@ void CallAudit::Append(const absl::Status& result) {
   a.set_result_code(static_cast<int32_t>(result.code()));
   a.set_result_message(Redact(std::string(result.message())));
   absl::Status st = core_->store->AppendAudit(a);
-  if (!st.ok()) LogError("audit of %s: %s", a.method(), st.ToString());
+  if (!st.ok() && !IsDiskFull(st)) LogError("audit of %s: %s", a.method(), st.ToString());
   LogInfo("%s by %s: %s", a.method(), a.who(), result.ok() ? "OK" : result.ToString());
 }
 

@@ -43,6 +43,9 @@ absl::StatusOr<Caller> Authorizer::Parse(const grpc::AuthContext& ctx) {
   }
   auto info = ParseCert(pem);
   if (!info.ok()) return absl::UnauthenticatedError("client certificate cannot be parsed");
+  if (!issuer_pem_.empty() && !VerifyIssuedBy(pem, issuer_pem_).ok()) {
+    return absl::UnauthenticatedError("client certificate was not issued by this server's CA");
+  }
   Caller caller;
   caller.role = info->organizational_unit;
   caller.is_agent = caller.role == "agent";

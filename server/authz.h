@@ -40,6 +40,10 @@ class Authorizer {
   absl::Status StillValid(const Caller& caller) const;
   void Revoke(const std::string& serial);
   bool IsRevoked(const std::string& serial) const;
+  // Set before serving: client certificates must have been issued by this CA
+  // itself. TLS accepts any chain to the root, and the root may have signed
+  // other intermediates that are not this server's.
+  void SetIssuer(std::string issuer_cert_pem) { issuer_pem_ = std::move(issuer_cert_pem); }
 
  private:
   // The caller of an agent method: UNAUTHENTICATED without a certificate,
@@ -51,6 +55,7 @@ class Authorizer {
   // Whoever the certificate names, role aside (refused if revoked or expired).
   absl::StatusOr<Caller> Identify(const grpc::AuthContext& ctx);
   const Clock* clock_;
+  std::string issuer_pem_;
   mutable absl::Mutex mu_;
   absl::flat_hash_set<std::string> revoked_ ABSL_GUARDED_BY(mu_);
   absl::StatusOr<Caller> Parse(const grpc::AuthContext& ctx);

@@ -17,7 +17,9 @@ absl::StatusOr<IssuedCert> CertificateAuthority::IssueAgent(const std::string& c
   spec.common_name = endpoint_id;
   spec.organizational_unit = "agent";
   spec.validity_seconds = validity_seconds;
-  return IssueCert(key_pem_, cert_pem_, *der, spec);
+  auto cert = IssueCert(key_pem_, cert_pem_, *der, spec);
+  if (cert.ok()) cert->pem += chain_pem_;
+  return cert;
 }
 
 absl::StatusOr<IssuedCert> CertificateAuthority::IssueOperator(const std::string& public_key_der,
@@ -28,7 +30,9 @@ absl::StatusOr<IssuedCert> CertificateAuthority::IssueOperator(const std::string
   spec.common_name = name;
   spec.organizational_unit = role;
   spec.validity_seconds = validity_seconds;
-  return IssueCert(key_pem_, cert_pem_, public_key_der, spec);
+  auto cert = IssueCert(key_pem_, cert_pem_, public_key_der, spec);
+  if (cert.ok()) cert->pem += chain_pem_;
+  return cert;
 }
 
 }  // namespace purser::server

@@ -13,8 +13,15 @@ inline constexpr int64_t kOperatorCertSeconds = 365LL * 24 * 3600;
 
 class CertificateAuthority {
  public:
-  CertificateAuthority(std::string ca_cert_pem, std::string ca_key_pem)
-      : cert_pem_(std::move(ca_cert_pem)), key_pem_(std::move(ca_key_pem)) {}
+  // Above an intermediate CA: `trust_pem` is what peers trust (the root),
+  // and `chain_pem` (the intermediates) follows every certificate issued, so
+  // that it verifies under the root alone. Empty: a self-signed CA.
+  CertificateAuthority(std::string ca_cert_pem, std::string ca_key_pem, std::string trust_pem = "",
+                       std::string chain_pem = "")
+      : cert_pem_(std::move(ca_cert_pem)),
+        key_pem_(std::move(ca_key_pem)),
+        trust_pem_(trust_pem.empty() ? cert_pem_ : std::move(trust_pem)),
+        chain_pem_(std::move(chain_pem)) {}
 
   // A certificate naming `endpoint_id` for the CSR's key (checked: P-256, self-signed).
   absl::StatusOr<IssuedCert> IssueAgent(const std::string& csr_pem, const std::string& endpoint_id,
@@ -25,10 +32,14 @@ class CertificateAuthority {
                                            int64_t validity_seconds) const;
   const std::string& cert_pem() const { return cert_pem_; }
   const std::string& key_pem() const { return key_pem_; }
+  // The CA bundle agents and operators trust (ca.pem).
+  const std::string& trust_pem() const { return trust_pem_; }
 
  private:
   std::string cert_pem_;
   std::string key_pem_;
+  std::string trust_pem_;
+  std::string chain_pem_;
 };
 
 // The endpoint id for an agent's public key: the first 16 bytes of its SHA-256, hex.

@@ -8,6 +8,7 @@
 #include "server/rollout.h"
 #include "server/runs.h"
 #include "shared/crypto.h"
+#include "shared/disk_full.h"
 #include "shared/logging.h"
 #include "shared/plan/effective_plan.h"
 
@@ -526,7 +527,7 @@ void Campaigns::Tick() {
   for (const auto& c : *all) {
     if (IsFinal(c.state())) continue;
     absl::Status st = Advance(c, *endpoints);
-    if (!st.ok()) LogError("campaign %s: %s", c.id(), st.ToString());
+    if (!st.ok() && !IsDiskFull(st)) LogError("campaign %s: %s", c.id(), st.ToString());
   }
 }
 

@@ -16,6 +16,7 @@
 #include "server/authz.h"
 #include "server/ca.h"
 #include "server/secrets.h"
+#include "server/server_cert.h"
 #include "server/waiters.h"
 #include "shared/clock.h"
 #include "shared/work_queue.h"
@@ -45,7 +46,19 @@ struct ServerOptions {
   // closed after this long (0: never) and re-established by the peer.
   int64_t max_connection_age_ms = 3600 * 1000;
   int64_t max_connection_idle_ms = 300 * 1000;  // no call for this long (0: never)
+  // Prometheus metrics over plain HTTP at /metrics ("": none; port 0 picks
+  // one), and the file the bound port is written to once serving.
+  std::string metrics_listen;
+  std::string metrics_port_file;
+  // Key custody (docs/key-custody.md): where the secrets key lives ("" :
+  // <data_dir>/secrets.key), and the server certificate's lifetime and
+  // renewal margin (0: a third of the lifetime).
+  std::string secrets_key_file;
+  int64_t server_cert_seconds = 2LL * 365 * 24 * 3600;
+  int64_t server_cert_renew_before_seconds = 0;
 };
+
+class RpcMetrics;  // rpc_metrics.h
 
 struct ServerCore {
   ServerOptions options;
@@ -54,6 +67,8 @@ struct ServerCore {
   std::unique_ptr<db::Store> store;
   std::unique_ptr<CertificateAuthority> ca;
   std::unique_ptr<SecretBox> secrets;
+  // The server's TLS certificate, renewed in place; current() for its expiry.
+  std::unique_ptr<ServerCertificate> server_cert;
   std::unique_ptr<ArtifactStore> artifacts;
   // The loaded plans, by name. Replaced whole when one is uploaded, so a
   // reader keeps a consistent set for as long as it holds the pointer.
@@ -65,6 +80,7 @@ struct ServerCore {
   Authorizer authz;
   Waiters waiters;
   std::unique_ptr<WorkQueue> pool;
+  RpcMetrics* rpc_metrics = nullptr;  // owned by Server; null: calls are not counted
 
   // Endpoints seen since the last flush to the store.
   void Seen(const std::string& endpoint_id);

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "shared/crypto.h"
+#include "shared/disk_full.h"
 #include "shared/logging.h"
 
 namespace purser::server {
@@ -36,7 +37,9 @@ void DriftChecker::Start(const v1::Plan& plan,
   }
   auto out = core_->store->StartRun(spec);
   if (!out.ok()) {
-    LogError("drift: starting %s: %s", plan.name(), out.status().ToString());
+    if (!IsDiskFull(out.status())) {
+      LogError("drift: starting %s: %s", plan.name(), out.status().ToString());
+    }
     return;
   }
   if (out->started_size() > 0) {

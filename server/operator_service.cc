@@ -187,6 +187,19 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::PutSecret(grpc::CallbackServerCon
   });
 }
 
+grpc::ServerUnaryReactor* OperatorServiceImpl::RotateSecretsKey(
+    grpc::CallbackServerContext* ctx, const v1::RotateSecretsKeyRequest* req,
+    v1::RotateSecretsKeyResponse* resp) {
+  return ServeUnary(core_, ctx, OperatorMethod("RotateSecretsKey"), req,
+                    [this, resp](const Caller&) -> absl::Status {
+                      auto count = core_->secrets->RotateKey(core_->clock->NowMs());
+                      if (!count.ok()) return count.status();
+                      resp->set_secrets_resealed(*count);
+                      resp->set_key_file(core_->secrets->key_path());
+                      return absl::OkStatus();
+                    });
+}
+
 grpc::ServerUnaryReactor* OperatorServiceImpl::ListPlans(grpc::CallbackServerContext* ctx,
                                                          const v1::ListPlansRequest* req,
                                                          v1::ListPlansResponse* resp) {

@@ -33,6 +33,9 @@ class OperatorServiceImpl final : public v1::OperatorService::CallbackService {
   grpc::ServerUnaryReactor* PutSecret(grpc::CallbackServerContext* ctx,
                                       const v1::PutSecretRequest* req,
                                       v1::PutSecretResponse* resp) override;
+  grpc::ServerUnaryReactor* RotateSecretsKey(grpc::CallbackServerContext* ctx,
+                                             const v1::RotateSecretsKeyRequest* req,
+                                             v1::RotateSecretsKeyResponse* resp) override;
   grpc::ServerUnaryReactor* ListPlans(grpc::CallbackServerContext* ctx,
                                       const v1::ListPlansRequest* req,
                                       v1::ListPlansResponse* resp) override;

@@ -1,15 +1,20 @@
 #include "server/secrets.h"
 
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
+#include "server/secrets_key.h"
 #include "shared/crypto.h"
 #include "shared/logging.h"
 #include "shared/plan/effective_plan.h"
+#include "shared/status_macros.h"
 
 namespace purser::server {
 
 absl::Status SecretBox::Put(const std::string& name, const std::string& value, int64_t now_ms) {
   if (name.empty()) return absl::InvalidArgumentError("name: a secret needs a name");
   if (value.empty()) return absl::InvalidArgumentError("value: a secret cannot be empty");
+  absl::ReaderMutexLock lock(&mu_);
   auto sealed = Seal(key_, value, name);
   if (!sealed.ok()) return sealed.status();
   RegisterSecret(value);
@@ -17,6 +22,7 @@ absl::Status SecretBox::Put(const std::string& name, const std::string& value, i
 }
 
 absl::StatusOr<std::string> SecretBox::Get(const std::string& name) {
+  absl::ReaderMutexLock lock(&mu_);
   auto sealed = store_->GetSealedSecret(name);
   if (!sealed.ok()) return sealed.status();
   auto value = Open(key_, *sealed, name);
@@ -43,6 +49,28 @@ absl::Status SecretBox::FillJobSecrets(const v1::Step& step,
   }
   *params = std::move(out);
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> SecretBox::RotateKey(int64_t now_ms) {
+  if (key_path_.empty()) return absl::FailedPreconditionError("no secrets key file to rotate");
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckKeyReplaceable(key_path_));
+  ASSIGN_OR_RETURN(std::string new_key, WritePendingKey(key_path_));
+  auto count = ResealAll(store_, key_, new_key, now_ms);
+  if (!count.ok()) {
+    ::unlink(PendingKeyPath(key_path_).c_str());  // nothing changed: the old key stays
+    return count.status();
+  }
+  // From here the secrets are sealed under the new key, whatever happens next.
+  key_ = std::move(new_key);
+  if (absl::Status st = CommitPendingKey(key_path_); !st.ok()) {
+    return absl::InternalError(
+        absl::StrCat("the secrets are re-sealed under the new key in ", PendingKeyPath(key_path_),
+                     " but it could not replace ", key_path_, " (", st.message(),
+                     "); the next start finishes the swap: do not remove either file"));
+  }
+  LogInfo("secrets key rotated: %d secrets re-sealed, key file %s", *count, key_path_);
+  return count;
 }
 
 absl::Status SecretBox::RegisterAll() {

@@ -5,7 +5,9 @@
 #include <map>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "db/store.h"
 #include "purser/v1/plan.pb.h"
 
@@ -13,7 +15,9 @@ namespace purser::server {
 
 class SecretBox {
  public:
-  SecretBox(std::string key, db::Store* store) : key_(std::move(key)), store_(store) {}
+  // `key_path`: where the key lives, for RotateKey ("" : no rotation).
+  SecretBox(std::string key, db::Store* store, std::string key_path = "")
+      : key_(std::move(key)), store_(store), key_path_(std::move(key_path)) {}
 
   absl::Status Put(const std::string& name, const std::string& value, int64_t now_ms);
   absl::StatusOr<std::string> Get(const std::string& name);
@@ -23,10 +27,17 @@ class SecretBox {
   absl::Status FillJobSecrets(const v1::Step& step, std::map<std::string, std::string>* params);
   // Teaches the log redactor every stored secret (at start, before any is used).
   absl::Status RegisterAll();
+  // A new key: every secret re-sealed under it in one transaction and the key
+  // file replaced crash-safely (secrets_key.h). Secrets are neither read nor
+  // written meanwhile. Returns how many were re-sealed.
+  absl::StatusOr<int> RotateKey(int64_t now_ms);
+  const std::string& key_path() const { return key_path_; }
 
  private:
-  std::string key_;
+  absl::Mutex mu_;  // shared by Put and Get; RotateKey holds it alone
+  std::string key_ ABSL_GUARDED_BY(mu_);
   db::Store* store_;
+  const std::string key_path_;
 };
 
 }  // namespace purser::server

@@ -1,6 +1,9 @@
 #include "shared/logging.h"
 
+#include <sys/stat.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "absl/strings/str_replace.h"
@@ -14,6 +17,7 @@ namespace {
 struct LogState {
   absl::Mutex mu;
   LogLevel level = LogLevel::kInfo;
+  bool journal = false;
   std::string prefix;
   std::vector<std::string> secrets;
 };
@@ -35,6 +39,20 @@ const char* LevelName(LogLevel level) {
       return "E";
   }
   return "?";
+}
+
+int SyslogPriority(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return 7;
+    case LogLevel::kInfo:
+      return 6;
+    case LogLevel::kWarning:
+      return 4;
+    case LogLevel::kError:
+      return 3;
+  }
+  return 6;
 }
 
 // One record per line: control characters from callers (a hostname, a
@@ -70,6 +88,50 @@ void SetLogLevel(LogLevel level) {
   State().level = level;
 }
 
+void SetLogToJournal(bool journal) {
+  absl::MutexLock lock(&State().mu);
+  State().journal = journal;
+}
+
+bool StderrIsJournal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  unsigned long long dev = 0, ino = 0;
+  if (stream == nullptr || std::sscanf(stream, "%llu:%llu", &dev, &ino) != 2) return false;
+  struct stat st;
+  if (::fstat(2, &st) != 0) return false;
+  return st.st_dev == dev && st.st_ino == ino;
+}
+
+bool AbslParseFlag(absl::string_view text, LogLevel* level, std::string* error) {
+  if (text == "debug") {
+    *level = LogLevel::kDebug;
+  } else if (text == "info") {
+    *level = LogLevel::kInfo;
+  } else if (text == "warning") {
+    *level = LogLevel::kWarning;
+  } else if (text == "error") {
+    *level = LogLevel::kError;
+  } else {
+    *error = "must be debug, info, warning or error";
+    return false;
+  }
+  return true;
+}
+
+std::string AbslUnparseFlag(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
+
 void SetLogPrefix(std::string prefix) {
   absl::MutexLock lock(&State().mu);
   State().prefix = std::move(prefix);
@@ -99,15 +161,19 @@ std::string Redact(std::string_view text) {
 
 void LogLine(LogLevel level, std::string_view message) {
   std::string prefix;
+  bool journal = false;
   {
     absl::MutexLock lock(&State().mu);
     if (level < State().level) return;
     prefix = State().prefix;
+    journal = State().journal;
   }
-  std::string line =
-      absl::StrFormat("%s %s %s%s\n", LevelName(level),
-                      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-                      prefix, EscapeControl(Redact(message)));
+  std::string text = EscapeControl(Redact(message));
+  std::string line = journal ? absl::StrFormat("<%d>%s%s\n", SyslogPriority(level), prefix, text)
+                             : absl::StrFormat("%s %s %s%s\n", LevelName(level),
+                                               absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                                                absl::UTCTimeZone()),
+                                               prefix, text);
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 
 namespace purser {
 
@@ -13,6 +14,17 @@ enum class LogLevel { kDebug, kInfo, kWarning, kError };
 void SetLogLevel(LogLevel level);
 void SetLogPrefix(std::string prefix);
 void LogLine(LogLevel level, std::string_view message);
+
+// Lines for journald: each starts with its syslog priority "<N>" (sd-daemon(3))
+// instead of a level letter and time, which the journal records itself.
+void SetLogToJournal(bool journal);
+// True when stderr is the journal stream systemd passed (JOURNAL_STREAM names
+// stderr's device and inode).
+bool StderrIsJournal();
+
+// "debug", "info", "warning" or "error", as a flag: --log_level=warning.
+bool AbslParseFlag(absl::string_view text, LogLevel* level, std::string* error);
+std::string AbslUnparseFlag(LogLevel level);
 
 // Remembers a secret value (>= 6 chars) so that Redact() and logs mask it.
 void RegisterSecret(std::string_view value);

@@ -1,6 +1,8 @@
 #include "shared/x509.h"
 
+#include <arpa/inet.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -11,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "shared/crypto.h"
+#include "shared/status_macros.h"
 
 namespace purser {
 namespace {
@@ -49,6 +52,16 @@ absl::StatusOr<X509Ptr> ReadCert(const std::string& pem) {
   X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (!cert) return absl::InvalidArgumentError("not a PEM certificate");
   return cert;
+}
+
+// Every certificate in `pem`, at least one.
+absl::StatusOr<std::vector<X509Ptr>> ReadCerts(const std::string& pem) {
+  Bio bio = MemBio(pem);
+  std::vector<X509Ptr> out;
+  while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out.emplace_back(c);
+  ERR_clear_error();  // the read that ended the loop
+  if (out.empty()) return absl::InvalidArgumentError("not a PEM certificate");
+  return out;
 }
 
 absl::StatusOr<std::string> PubKeyDer(EVP_PKEY* key) {
@@ -107,8 +120,10 @@ absl::StatusOr<IssuedCert> Build(EVP_PKEY* subject_key, EVP_PKEY* signer_key, X5
   Bn bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(serial.data()), 16, nullptr));
   BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get()));
   // Back-date a little for clock skew between server and endpoints.
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -300);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), spec.validity_seconds);
+  time_t now = spec.now_ms > 0 ? static_cast<time_t>(spec.now_ms / 1000) : time(nullptr);
+  X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, -300, &now);
+  X509_time_adj_ex(X509_getm_notAfter(cert.get()), 0, static_cast<long>(spec.validity_seconds),
+                   &now);
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
                              reinterpret_cast<const unsigned char*>("Purser"), -1, -1, 0);
@@ -244,22 +259,82 @@ absl::StatusOr<CertInfo> ParseCert(const std::string& cert_pem) {
   auto der = PubKeyDer(X509_get0_pubkey(cert->get()));
   if (!der.ok()) return der.status();
   info.public_key_der = *der;
+  uint32_t flags = X509_get_extension_flags(cert->get());
+  info.is_ca = (flags & EXFLAG_CA) != 0;
+  info.can_sign_certs =
+      (flags & EXFLAG_KUSAGE) != 0 && (X509_get_key_usage(cert->get()) & KU_KEY_CERT_SIGN) != 0;
+  using Names = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES, GENERAL_NAMES_free>>;
+  Names sans(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert->get(), NID_subject_alt_name, nullptr, nullptr)));
+  for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans.get()); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans.get(), i);
+    if (n->type == GEN_DNS) {
+      const ASN1_IA5STRING* d = n->d.dNSName;
+      info.dns_names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(d)),
+                                  static_cast<size_t>(ASN1_STRING_length(d)));
+    } else if (n->type == GEN_IPADD) {
+      char buf[64] = {0};
+      const ASN1_OCTET_STRING* ip = n->d.iPAddress;
+      int af = ASN1_STRING_length(ip) == 4 ? AF_INET : AF_INET6;
+      if (inet_ntop(af, ASN1_STRING_get0_data(ip), buf, sizeof(buf)) != nullptr) {
+        info.ip_addresses.emplace_back(buf);
+      }
+    }
+  }
   return info;
 }
 
-absl::Status VerifyCert(const std::string& cert_pem, const std::string& ca_cert_pem) {
-  auto cert = ReadCert(cert_pem);
-  if (!cert.ok()) return cert.status();
-  auto ca = ReadCert(ca_cert_pem);
-  if (!ca.ok()) return ca.status();
+absl::StatusOr<std::vector<std::string>> SplitCerts(const std::string& pem) {
+  ASSIGN_OR_RETURN(std::vector<X509Ptr> certs, ReadCerts(pem));
+  std::vector<std::string> out;
+  for (const auto& c : certs) {
+    Bio bio(BIO_new(BIO_s_mem()));
+    PEM_write_bio_X509(bio.get(), c.get());
+    out.push_back(BioString(bio.get()));
+  }
+  return out;
+}
+
+absl::Status VerifyCert(const std::string& cert_pem, const std::string& trust_pem, int64_t at_ms) {
+  ASSIGN_OR_RETURN(std::vector<X509Ptr> chain, ReadCerts(cert_pem));
+  ASSIGN_OR_RETURN(std::vector<X509Ptr> trusted, ReadCerts(trust_pem));
   Store store(X509_STORE_new());
-  X509_STORE_add_cert(store.get(), ca->get());
+  for (const auto& t : trusted) X509_STORE_add_cert(store.get(), t.get());
+  struct FreeStack {
+    void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }  // not the certificates
+  };
+  std::unique_ptr<STACK_OF(X509), FreeStack> untrusted(sk_X509_new_null());
+  for (size_t i = 1; i < chain.size(); ++i) sk_X509_push(untrusted.get(), chain[i].get());
   StoreCtx ctx(X509_STORE_CTX_new());
-  X509_STORE_CTX_init(ctx.get(), store.get(), cert->get(), nullptr);
+  X509_STORE_CTX_init(ctx.get(), store.get(), chain[0].get(), untrusted.get());
+  if (at_ms == kAnyTime) {
+    X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_NO_CHECK_TIME);
+  } else if (at_ms > 0) {
+    X509_STORE_CTX_set_time(ctx.get(), 0, static_cast<time_t>(at_ms / 1000));
+  }
   if (X509_verify_cert(ctx.get()) != 1) {
     return absl::PermissionDeniedError(
         absl::StrCat("certificate does not verify: ",
                      X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()))));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VerifyIssuedBy(const std::string& cert_pem, const std::string& issuer_pem) {
+  ASSIGN_OR_RETURN(X509Ptr cert, ReadCert(cert_pem));
+  ASSIGN_OR_RETURN(X509Ptr issuer, ReadCert(issuer_pem));
+  if (X509_check_issued(issuer.get(), cert.get()) != X509_V_OK ||
+      X509_verify(cert.get(), X509_get0_pubkey(issuer.get())) != 1) {
+    return absl::PermissionDeniedError("certificate was not issued by this server's CA");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckKeyMatchesCert(const std::string& key_pem, const std::string& cert_pem) {
+  ASSIGN_OR_RETURN(Pkey key, ReadKey(key_pem));
+  ASSIGN_OR_RETURN(X509Ptr cert, ReadCert(cert_pem));
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return absl::InvalidArgumentError("the private key is not the certificate's");
   }
   return absl::OkStatus();
 }

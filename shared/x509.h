@@ -24,6 +24,7 @@ struct CertSpec {
   bool is_ca = false;
   std::vector<std::string> dns_names;
   std::vector<std::string> ip_addresses;
+  int64_t now_ms = 0;  // the issuing time, from the caller's clock; 0: the system's
 };
 
 struct IssuedCert {
@@ -48,10 +49,28 @@ struct CertInfo {
   int64_t not_before_ms = 0;
   int64_t not_after_ms = 0;
   std::string public_key_der;
+  bool is_ca = false;           // basicConstraints CA:TRUE
+  bool can_sign_certs = false;  // keyUsage present with keyCertSign
+  std::vector<std::string> dns_names;
+  std::vector<std::string> ip_addresses;
 };
 
+// The first certificate of `cert_pem`.
 absl::StatusOr<CertInfo> ParseCert(const std::string& cert_pem);
-// OK when `cert_pem` is signed by `ca_cert_pem` and within its validity.
-absl::Status VerifyCert(const std::string& cert_pem, const std::string& ca_cert_pem);
+// Every PEM certificate in `pem`, in order, each re-encoded as PEM.
+absl::StatusOr<std::vector<std::string>> SplitCerts(const std::string& pem);
+// OK when the first certificate of `cert_pem` chains to one in `trust_pem`
+// (one or more certificates), through the certificates that follow it in
+// `cert_pem` (its chain, as a server presents it), all within their validity
+// (at `at_ms` when given, else now). The one check of "this certificate is
+// ours" for everything that reads a data directory.
+inline constexpr int64_t kAnyTime = -1;  // at_ms: dates not checked
+absl::Status VerifyCert(const std::string& cert_pem, const std::string& trust_pem,
+                        int64_t at_ms = 0);
+// OK when the first certificate of `cert_pem` was signed by the key of
+// `issuer_pem`'s first certificate, whose subject names it as issuer.
+absl::Status VerifyIssuedBy(const std::string& cert_pem, const std::string& issuer_pem);
+// OK when `key_pem` is the private key of `cert_pem`'s first certificate.
+absl::Status CheckKeyMatchesCert(const std::string& key_pem, const std::string& cert_pem);
 
 }  // namespace purser

@@ -1,6 +1,9 @@
 #include "db/sqlite/connection.h"
 
+#include <cerrno>
+
 #include "absl/strings/str_cat.h"
+#include "shared/disk_full.h"
 
 namespace purser::db {
 
@@ -64,6 +67,17 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
   return conn;
 }
 
+absl::StatusOr<std::unique_ptr<Connection>> Connection::OpenFile(const std::string& path,
+                                                                 int flags) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::unique_ptr<Connection> conn(new Connection(db, path));
+  if (rc != SQLITE_OK) return conn->Error("opening database", rc);
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_extended_result_codes(db, 1);
+  return conn;
+}
+
 Connection::~Connection() {
   for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
   sqlite3_close_v2(db_);
@@ -91,9 +105,12 @@ absl::Status Connection::ExecScript(const std::string& sql) {
 absl::Status Connection::Error(const std::string& what, int rc) const {
   std::string msg = absl::StrCat("database ", path_, ": ", what, ": ",
                                  db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
+  // ENOSPC can also surface as an I/O error (growing the shared-memory file).
+  if ((rc & 0xff) == SQLITE_FULL ||
+      ((rc & 0xff) == SQLITE_IOERR && db_ && sqlite3_system_errno(db_) == ENOSPC)) {
+    return DiskFullError(DirOf(path_), msg);
+  }
   switch (rc & 0xff) {
-    case SQLITE_FULL:
-      return absl::ResourceExhaustedError(absl::StrCat(msg, " (disk full)"));
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return absl::UnavailableError(msg);

@@ -48,6 +48,9 @@ class Connection {
   // Opens (creating if asked) the database at `path` in WAL mode with
   // synchronous=FULL and a busy timeout.
   static absl::StatusOr<std::unique_ptr<Connection>> Open(const std::string& path, bool create);
+  // Opens a single-file database as it is (no pragmas) with sqlite3_open_v2
+  // `flags`, e.g. SQLITE_OPEN_READONLY: backup files.
+  static absl::StatusOr<std::unique_ptr<Connection>> OpenFile(const std::string& path, int flags);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -371,9 +371,17 @@ absl::StatusOr<ReportAck> SqliteStore::RecordReport(const std::string& endpoint_
       ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT 1 FROM reports WHERE job_id = ? AND attempt = ?"));
       s.Bind(1, r.job_id()).Bind(2, r.attempt());
       ASSIGN_OR_RETURN(bool row, s.Step());
-      if (row) {
+      // A row for the attempt that is leased right now came before the lease
+      // (a stale report, possible after a restore put the server back in
+      // time): this report is the one awaited, not a repeat.
+      bool awaited = state == v1::JOB_STATE_LEASED && view.attempt == r.attempt();
+      if (row && !awaited) {
         ack.duplicate = true;
         return absl::OkStatus();
+      }
+      if (row) {
+        ASSIGN_OR_RETURN(Stmt d, c.Prepare("DELETE FROM reports WHERE job_id = ? AND attempt = ?"));
+        RETURN_IF_ERROR(d.Bind(1, r.job_id()).Bind(2, r.attempt()).Exec());
       }
     }
     if (r.attempt() > view.attempt) {
@@ -476,16 +484,16 @@ absl::Status FailLostReboots(Connection& c, int64_t now_ms, int64_t watching_sin
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> SqliteStore::ExpireLeases(int64_t now_ms) {
+absl::StatusOr<ExpiredLeases> SqliteStore::ExpireLeases(int64_t now_ms) {
   int64_t watching_since_ms = 0;
   {
     absl::MutexLock lock(&expire_mu_);
     if (first_expire_ms_ == 0) first_expire_ms_ = now_ms;
     watching_since_ms = first_expire_ms_;
   }
-  std::vector<std::string> requeued;
+  ExpiredLeases out;
   absl::Status st = Write([&](Connection& c) -> absl::Status {
-    requeued.clear();
+    out = {};
     struct Expired {
       std::string job_id, endpoint_id, run_id;
       JobView view;
@@ -519,12 +527,13 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::ExpireLeases(int64_t now_m
       Transition t = Decide(e.view, result);
       RETURN_IF_ERROR(ApplyTransition(c, e.endpoint_id, e.job_id, e.run_id, e.view, t, 0,
                                       result.message, true, now_ms));
-      if (t.retry) requeued.push_back(e.endpoint_id);
+      if (t.retry) out.requeued.push_back(e.endpoint_id);
     }
+    out.expired = static_cast<int64_t>(expired.size());
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
-  return requeued;
+  return out;
 }
 
 namespace {

@@ -150,7 +150,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   }
   RETURN_IF_ERROR(ApplyMigrations(*conn, create));
   RETURN_IF_ERROR(FillOsProduct(*conn));
-  auto writer = std::make_unique<Writer>(std::move(conn));
+  auto writer =
+      std::make_unique<Writer>(std::move(conn), Writer::kDefaultMaxGroup, options.on_commit);
   return std::unique_ptr<SqliteStore>(new SqliteStore(path, options, std::move(writer)));
 }
 
@@ -425,6 +426,22 @@ absl::StatusOr<StateCounts> SqliteStore::CountEndpoints(const EndpointFilter& f)
   return counts;
 }
 
+absl::StatusOr<StateOsCounts> SqliteStore::CountEndpointsByStateAndOs() {
+  StateOsCounts counts;
+  RETURN_IF_ERROR(Read([&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT state, os_product, COUNT(*) FROM endpoints "
+                                       "GROUP BY state, os_product"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      counts[{static_cast<v1::EndpointState>(s.Int(0)), static_cast<v1::OsProduct>(s.Int(1))}] =
+          s.Int(2);
+    }
+    return absl::OkStatus();
+  }));
+  return counts;
+}
+
 absl::StatusOr<StoreStats> SqliteStore::Stats() {
   StoreStats out;
   Writer::Stats w = writer_->stats();
@@ -516,6 +533,32 @@ absl::StatusOr<std::string> SqliteStore::GetSealedSecret(const std::string& name
   }));
   if (!out) return absl::NotFoundError(absl::StrCat("secret \"", name, "\" is not set"));
   return *out;
+}
+
+absl::StatusOr<int> SqliteStore::ResealSecrets(const ResealFn& reseal, int64_t now_ms) {
+  int count = 0;
+  RETURN_IF_ERROR(Write([&](Connection& c) -> absl::Status {
+    count = 0;  // a retried group starts over
+    std::vector<std::pair<std::string, std::string>> resealed;
+    {
+      ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT name, sealed FROM secrets ORDER BY name"));
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) break;
+        std::string name = s.Text(0);
+        ASSIGN_OR_RETURN(std::string sealed, reseal(name, s.Text(1)));
+        resealed.emplace_back(std::move(name), std::move(sealed));
+      }
+    }
+    for (const auto& [name, sealed] : resealed) {
+      ASSIGN_OR_RETURN(Stmt u,
+                       c.Prepare("UPDATE secrets SET sealed = ?, updated_ms = ? WHERE name = ?"));
+      RETURN_IF_ERROR(u.BindBlob(1, sealed).Bind(2, now_ms).Bind(3, name).Exec());
+      ++count;
+    }
+    return absl::OkStatus();
+  }));
+  return count;
 }
 
 absl::StatusOr<std::vector<std::string>> SqliteStore::ListSecretNames() {

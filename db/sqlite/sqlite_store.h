@@ -29,6 +29,7 @@ class SqliteStore : public Store {
   absl::StatusOr<v1::Endpoint> GetEndpoint(const std::string& id, int64_t now_ms) override;
   absl::StatusOr<EndpointPage> ListEndpoints(const EndpointFilter& filter, int64_t now_ms) override;
   absl::StatusOr<StateCounts> CountEndpoints(const EndpointFilter& filter) override;
+  absl::StatusOr<StateOsCounts> CountEndpointsByStateAndOs() override;
   absl::StatusOr<StoreStats> Stats() override;
   absl::StatusOr<v1::Endpoint> SetLabels(const std::string& id,
                                          const std::map<std::string, std::string>& set,
@@ -42,7 +43,7 @@ class SqliteStore : public Store {
                                          const v1::ReportResultRequest& report,
                                          int64_t now_ms) override;
   absl::StatusOr<int> AllowReboot(const std::vector<std::string>& ids) override;
-  absl::StatusOr<std::vector<std::string>> ExpireLeases(int64_t now_ms) override;
+  absl::StatusOr<ExpiredLeases> ExpireLeases(int64_t now_ms) override;
   absl::Status PutArtifact(const v1::ArtifactInfo& info) override;
   absl::StatusOr<std::vector<v1::ArtifactInfo>> ListArtifacts() override;
   absl::StatusOr<std::vector<DueVerify>> DueForVerify(int64_t before_ms, int limit) override;
@@ -70,6 +71,7 @@ class SqliteStore : public Store {
                          int64_t now_ms) override;
   absl::StatusOr<std::string> GetSealedSecret(const std::string& name) override;
   absl::StatusOr<std::vector<std::string>> ListSecretNames() override;
+  absl::StatusOr<int> ResealSecrets(const ResealFn& reseal, int64_t now_ms) override;
   absl::StatusOr<std::string> PutPlanVersion(const v1::Plan& plan, int64_t now_ms) override;
   absl::StatusOr<v1::Plan> GetPlanVersion(const std::string& sha256) override;
 

@@ -1,9 +1,17 @@
 #include "db/sqlite/writer.h"
 
+#include <chrono>
+
+#include "shared/disk_full.h"
+
 namespace purser::db {
 
-Writer::Writer(std::unique_ptr<Connection> conn, int max_group)
-    : conn_(std::move(conn)), max_group_(max_group), thread_([this] { Loop(); }) {}
+Writer::Writer(std::unique_ptr<Connection> conn, int max_group, CommitObserver on_commit)
+    : conn_(std::move(conn)),
+      max_group_(max_group),
+      on_commit_(std::move(on_commit)),
+      disk_log_(DirOf(conn_->path())),
+      thread_([this] { Loop(); }) {}
 
 Writer::~Writer() {
   {
@@ -44,7 +52,12 @@ void Writer::Loop() {
         queue_.pop_front();
       }
     }
+    const auto begin = std::chrono::steady_clock::now();
     CommitGroup(group);
+    if (on_commit_) {
+      std::chrono::duration<double> took = std::chrono::steady_clock::now() - begin;
+      on_commit_(took.count(), static_cast<int>(group.size()));
+    }
     absl::MutexLock lock(&mu_);
     stats_.transactions++;
     stats_.writes += static_cast<int64_t>(group.size());
@@ -54,27 +67,54 @@ void Writer::Loop() {
 }
 
 void Writer::CommitGroup(std::vector<Pending*>& group) {
+  const int64_t changes_before = sqlite3_total_changes64(conn_->raw());
   absl::Status begin = conn_->ExecScript("BEGIN IMMEDIATE");
   if (!begin.ok()) {
     for (Pending* p : group) p->result = begin;
+    NoteSpace(group, false);
     return;
   }
+  absl::Status aborted;  // SQLite rolled the whole transaction back by itself
   for (Pending* p : group) {
+    if (!aborted.ok()) {
+      p->result = aborted;
+      continue;
+    }
     absl::Status st = conn_->ExecScript("SAVEPOINT w");
     if (st.ok()) st = p->fn(*conn_);
     if (st.ok()) {
       st = conn_->ExecScript("RELEASE w");
+    } else if (sqlite3_get_autocommit(conn_->raw())) {
+      // A full disk or an I/O error may end the transaction: the group's
+      // earlier writes are gone with it, and the later ones must not run
+      // outside a transaction.
+      aborted = st;
+      for (Pending* q : group) {
+        if (q != p && q->result.ok()) q->result = st;
+        if (q == p) break;
+      }
     } else {
       conn_->ExecScript("ROLLBACK TO w; RELEASE w").IgnoreError();
     }
     p->result = st;
   }
-  absl::Status commit = conn_->ExecScript("COMMIT");
+  absl::Status commit = aborted.ok() ? conn_->ExecScript("COMMIT") : aborted;
   if (!commit.ok()) {
-    conn_->ExecScript("ROLLBACK").IgnoreError();
+    if (!sqlite3_get_autocommit(conn_->raw())) conn_->ExecScript("ROLLBACK").IgnoreError();
     for (Pending* p : group) {
       if (p->result.ok()) p->result = commit;
     }
+  }
+  NoteSpace(group, commit.ok() && sqlite3_total_changes64(conn_->raw()) != changes_before);
+}
+
+void Writer::NoteSpace(const std::vector<Pending*>& group, bool wrote) {
+  int refused = 0;
+  for (const Pending* p : group) refused += IsDiskFull(p->result);
+  if (refused > 0) {
+    disk_log_.Refused(refused);
+  } else if (wrote) {
+    disk_log_.Succeeded();
   }
 }
 

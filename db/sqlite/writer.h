@@ -1,7 +1,8 @@
 // The single writer with group commit: many callers' writes run in one
 // transaction on one thread, and each caller returns only after that
 // transaction committed. A failing write is rolled back alone (savepoint);
-// a failing commit fails every write of its group.
+// a failing commit fails every write of its group. A full disk fails writes
+// with RESOURCE_EXHAUSTED and is logged once (see shared/disk_full.h).
 #pragma once
 #include <deque>
 #include <functional>
@@ -12,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "db/sqlite/connection.h"
+#include "shared/disk_full.h"
 
 namespace purser::db {
 
@@ -19,7 +21,14 @@ class Writer {
  public:
   using WriteFn = std::function<absl::Status(Connection&)>;
 
-  explicit Writer(std::unique_ptr<Connection> conn, int max_group = 512);
+  // Told how long each group's transaction took and how many writes it held
+  // (on the writer thread, after the commit).
+  using CommitObserver = std::function<void(double seconds, int writes)>;
+
+  static constexpr int kDefaultMaxGroup = 512;
+
+  explicit Writer(std::unique_ptr<Connection> conn, int max_group = kDefaultMaxGroup,
+                  CommitObserver on_commit = nullptr);
   // Finishes every queued write, then stops.
   ~Writer();
   Writer(const Writer&) = delete;
@@ -42,9 +51,13 @@ class Writer {
   };
   void Loop();
   void CommitGroup(std::vector<Pending*>& group);
+  // Tells the log about a full disk (once), and about space coming back.
+  void NoteSpace(const std::vector<Pending*>& group, bool wrote);
 
   std::unique_ptr<Connection> conn_;
   const int max_group_;
+  const CommitObserver on_commit_;
+  DiskFullLog disk_log_;
   mutable absl::Mutex mu_;
   std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -443,6 +443,13 @@ absl::StatusOr<std::vector<std::string>> PlanFiles(const std::string& dir) {
   return files;
 }
 
+// Held while a plan is saved, and while a directory is loaded to replace the
+// plans in memory, so that neither loses the other's plan.
+absl::Mutex& PlanDirMutex() {
+  static absl::Mutex mu(absl::kConstInit);
+  return mu;
+}
+
 }  // namespace
 
 absl::Status SavePlanFile(const std::string& dir, const std::string& name, bool json,
@@ -450,8 +457,7 @@ absl::Status SavePlanFile(const std::string& dir, const std::string& name, bool 
   if (!IsPlanName(name)) {
     return absl::InvalidArgumentError(absl::StrCat("name: \"", name, "\" is not a plan name"));
   }
-  static absl::Mutex mu(absl::kConstInit);
-  absl::MutexLock lock(&mu);
+  absl::MutexLock lock(&PlanDirMutex());
   std::string file = absl::StrCat(name, json ? ".json" : ".textproto");
   std::string path = absl::StrCat(dir, "/", file);
   if (PathExists(path)) {  // a file placed by hand under this name may hold another plan
@@ -523,6 +529,14 @@ absl::StatusOr<std::map<std::string, v1::Plan>> LoadPlanDir(const std::string& d
     plans[name] = *std::move(plan);
   }
   return plans;
+}
+
+absl::Status ReloadPlanDir(const std::string& dir,
+                           const std::function<void(std::map<std::string, v1::Plan>)>& install) {
+  absl::MutexLock lock(&PlanDirMutex());
+  ASSIGN_OR_RETURN(auto plans, LoadPlanDir(dir));
+  install(std::move(plans));
+  return absl::OkStatus();
 }
 
 }  // namespace purser

@@ -33,5 +33,10 @@ absl::Status SavePlanFile(const std::string& dir, const std::string& name, bool 
 // bad file, and on a plan defined twice, unless one of the two files is named
 // after it (it wins; of two so named, the newer).
 absl::StatusOr<std::map<std::string, v1::Plan>> LoadPlanDir(const std::string& dir);
+// LoadPlanDir, then `install` with the plans, with no SavePlanFile in between
+// (its plan is on disk and in memory, or in neither). On an error nothing is
+// installed.
+absl::Status ReloadPlanDir(const std::string& dir,
+                           const std::function<void(std::map<std::string, v1::Plan>)>& install);
 
 }  // namespace purser

@@ -248,9 +248,12 @@ TEST_P(StoreConformance, ExpiredLeasesTimeOutAndRequeue) {
   Enroll("e1");
   store_->StartRun(Run({"e1"})).IgnoreError();
   auto l = store_->LeaseNextJob("e1", kNow);
-  EXPECT_TRUE(store_->ExpireLeases(kNow + 65'000)->empty());  // not yet
-  auto requeued = store_->ExpireLeases(kNow + 65'001);
-  ASSERT_EQ(requeued->size(), 1u);
+  auto early = store_->ExpireLeases(kNow + 65'000);  // not yet
+  EXPECT_TRUE(early->requeued.empty());
+  EXPECT_EQ(early->expired, 0);
+  auto expired = store_->ExpireLeases(kNow + 65'001);
+  ASSERT_EQ(expired->requeued, std::vector<std::string>{"e1"});
+  EXPECT_EQ(expired->expired, 1);
   auto jobs = store_->ListJobs("e1");
   EXPECT_EQ((*jobs)[0].state(), v1::JOB_STATE_QUEUED);
   EXPECT_EQ((*jobs)[0].attempt(), 2);
@@ -261,7 +264,9 @@ TEST_P(StoreConformance, ExpiredLeasesTimeOutAndRequeue) {
   EXPECT_TRUE(late->stale);
   EXPECT_EQ((*store_->ListJobs("e1"))[0].state(), v1::JOB_STATE_QUEUED);
   store_->LeaseNextJob("e1", kNow + 80'000).IgnoreError();
-  EXPECT_TRUE(store_->ExpireLeases(kNow + 200'000)->empty());
+  auto last = store_->ExpireLeases(kNow + 200'000);  // no attempt left: expired, not requeued
+  EXPECT_TRUE(last->requeued.empty());
+  EXPECT_EQ(last->expired, 1);
   EXPECT_EQ((*store_->ListJobs("e1"))[0].state(), v1::JOB_STATE_TIMED_OUT);
   EXPECT_EQ(store_->GetEndpoint("e1", kNow)->error_class(), v1::ERROR_CLASS_TIMEOUT);
 }
@@ -391,6 +396,21 @@ TEST_P(StoreConformance, CountsByStateFollowTheFilters) {
   EXPECT_GE(stats->writes, stats->transactions);
 }
 
+TEST_P(StoreConformance, CountsByStateAndOsCoverEveryEndpoint) {
+  EXPECT_TRUE(store_->CountEndpointsByStateAndOs()->empty());
+  for (int i = 0; i < 3; ++i) Enroll("e" + std::to_string(i));
+  Enroll("w81", v1::OS_PRODUCT_WINDOWS_8_1);
+  Enroll("w10", v1::OS_PRODUCT_WINDOWS_10);
+  store_->StartRun(Run({"e0"})).IgnoreError();
+  auto counts = store_->CountEndpointsByStateAndOs();
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(*counts,
+            (StateOsCounts{{{v1::ENDPOINT_STATE_ENROLLED, v1::OS_PRODUCT_WINDOWS_7}, 2},
+                           {{v1::ENDPOINT_STATE_QUEUED, v1::OS_PRODUCT_WINDOWS_7}, 1},
+                           {{v1::ENDPOINT_STATE_ENROLLED, v1::OS_PRODUCT_WINDOWS_8_1}, 1},
+                           {{v1::ENDPOINT_STATE_UNSUPPORTED, v1::OS_PRODUCT_WINDOWS_10}, 1}}));
+}
+
 TEST_P(StoreConformance, OfflineIsTrackedApartFromState) {
   Enroll("e1");
   auto later = store_->GetEndpoint("e1", kNow + 10 * 60'000);
@@ -410,6 +430,29 @@ TEST_P(StoreConformance, SecretsAndCertificates) {
   EXPECT_EQ(store_->GetEndpoint("e1", kNow)->cert_serial(), "renewed");
   auto certs = store_->ListCerts();
   EXPECT_EQ(certs->size(), 2u);
+}
+
+// A new secrets key: every secret re-sealed in one transaction, or none.
+TEST_P(StoreConformance, ResealSecretsIsAllOrNothing) {
+  ASSERT_TRUE(store_->PutSecret("a", "sealed-a", kNow).ok());
+  ASSERT_TRUE(store_->PutSecret("b", "sealed-b", kNow).ok());
+  auto failed = store_->ResealSecrets(
+      [](const std::string& name, const std::string& sealed) -> absl::StatusOr<std::string> {
+        if (name == "b") return absl::DataLossError("b does not open");
+        return "new-" + sealed;
+      },
+      kNow + 1);
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(*store_->GetSealedSecret("a"), "sealed-a");  // "a" was rolled back
+  auto count = store_->ResealSecrets(
+      [](const std::string&, const std::string& sealed) -> absl::StatusOr<std::string> {
+        return "new-" + sealed;
+      },
+      kNow + 2);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 2);
+  EXPECT_EQ(*store_->GetSealedSecret("a"), "new-sealed-a");
+  EXPECT_EQ(*store_->GetSealedSecret("b"), "new-sealed-b");
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance,

@@ -1,7 +1,10 @@
 #include "tests/integration/harness.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,11 +104,19 @@ TestServer::TestServer(std::string root, std::vector<std::string> extra_flags)
 
 absl::Status TestServer::Start() {
   std::string port_file = root_ + "/port";
+  std::string metrics_port_file = root_ + "/metrics_port";
   ::unlink(port_file.c_str());
+  ::unlink(metrics_port_file.c_str());
   // A restart keeps its port, as a real server would: agents reconnect to it.
-  std::vector<std::string> argv = {
-      PURSER_SERVER_BIN, "--data_dir=" + data_dir(), "--plans_dir=" + root_ + "/plans",
-      "--listen=127.0.0.1:" + std::to_string(port_), "--port_file=" + port_file};
+  // The metrics port is picked anew: tests run side by side (a test's own
+  // --metrics_listen comes later and wins).
+  std::vector<std::string> argv = {PURSER_SERVER_BIN,
+                                   "--data_dir=" + data_dir(),
+                                   "--plans_dir=" + root_ + "/plans",
+                                   "--listen=127.0.0.1:" + std::to_string(port_),
+                                   "--port_file=" + port_file,
+                                   "--metrics_listen=127.0.0.1:0",
+                                   "--metrics_port_file=" + metrics_port_file};
   argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
   auto p = Process::Spawn(argv, absl::StrCat(root_, "/server.", starts_++, ".log"));
   if (!p.ok()) return p.status();
@@ -116,7 +127,36 @@ absl::Status TestServer::Start() {
     return absl::UnavailableError(absl::StrCat("server did not start: ", process_->Log()));
   }
   port_ = std::atoi(Slurp(port_file).c_str());
+  // Written before the port file, when there is an endpoint.
+  metrics_port_ = std::atoi(Slurp(metrics_port_file).c_str());
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> TestServer::ScrapeMetrics() const {
+  if (metrics_port_ == 0) return absl::FailedPreconditionError("the server has no metrics port");
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(metrics_port_));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{20, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    ::close(fd);
+    return absl::UnavailableError(absl::StrCat("cannot connect to metrics port ", metrics_port_));
+  }
+  const std::string request = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  (void)!::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string answer;
+  char buf[16384];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) answer.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  size_t body = answer.find("\r\n\r\n");
+  if (answer.rfind("HTTP/1.1 200 ", 0) != 0 || body == std::string::npos) {
+    return absl::InternalError(absl::StrCat("metrics answer: ", answer.substr(0, 200)));
+  }
+  return answer.substr(body + 4);
 }
 
 void TestServer::Kill(int sig) { process_->Signal(sig); }
@@ -238,10 +278,25 @@ absl::StatusOr<std::unique_ptr<Process>> StartAgent(const TestServer& server,
                                                     const std::string& token_file,
                                                     const std::string& profile,
                                                     std::vector<std::string> extra_flags) {
-  std::vector<std::string> argv = {
-      PURSER_AGENT_BIN,           "--server=" + server.address(), "--state_dir=" + state_dir,
-      "--ca=" + server.ca_path(), "--token_file=" + token_file,   "--executor=sim",
-      "--sim_profile=" + profile, "--sim_hostname=" + profile,    "--wait_seconds=5"};
+  return StartAgentBinary(PURSER_AGENT_BIN, server, state_dir, token_file, profile,
+                          std::move(extra_flags));
+}
+
+absl::StatusOr<std::unique_ptr<Process>> StartAgentBinary(const std::string& agent_bin,
+                                                          const TestServer& server,
+                                                          const std::string& state_dir,
+                                                          const std::string& token_file,
+                                                          const std::string& profile,
+                                                          std::vector<std::string> extra_flags) {
+  std::vector<std::string> argv = {agent_bin,
+                                   "--server=" + server.address(),
+                                   "--state_dir=" + state_dir,
+                                   "--ca=" + server.ca_path(),
+                                   "--token_file=" + token_file,
+                                   "--executor=sim",
+                                   "--sim_profile=" + profile,
+                                   "--sim_hostname=" + profile,
+                                   "--wait_seconds=5"};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   std::filesystem::create_directories(state_dir);
   return Process::Spawn(argv, state_dir + ".log");
@@ -278,9 +333,14 @@ absl::StatusOr<RawAgent> EnrollRaw(const TestServer& server, const std::string& 
 }
 
 int RunCtl(const TestServer& server, const std::string& args, std::string* out) {
-  std::string cmd = std::string(PURSER_CTL_BIN) + " --server=" + server.address() +
-                    " --ca=" + server.ca_path() + " --cert=" + server.data_dir() +
-                    "/admin.pem --key=" + server.data_dir() + "/admin.key " + args + " 2>&1";
+  return RunCtlBinary(PURSER_CTL_BIN, server, args, out);
+}
+
+int RunCtlBinary(const std::string& ctl_bin, const TestServer& server, const std::string& args,
+                 std::string* out) {
+  std::string cmd = ctl_bin + " --server=" + server.address() + " --ca=" + server.ca_path() +
+                    " --cert=" + server.data_dir() + "/admin.pem --key=" + server.data_dir() +
+                    "/admin.key " + args + " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return -1;
   char buf[4096];

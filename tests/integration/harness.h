@@ -56,6 +56,11 @@ class TestServer {
   void Kill(int sig);
   int Wait() { return process_->Wait(); }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // The metrics endpoint (on a port of its own, picked at each start; 0 when
+  // a test turned it off with --metrics_listen=).
+  int metrics_port() const { return metrics_port_; }
+  // GET /metrics over HTTP: the body of a 200 answer, else an error naming what came.
+  absl::StatusOr<std::string> ScrapeMetrics() const;
   std::string data_dir() const { return root_ + "/server"; }
   std::string ca_path() const { return data_dir() + "/ca.pem"; }
   std::string ca_pem() const;
@@ -80,6 +85,7 @@ class TestServer {
   std::string root_;
   std::vector<std::string> extra_flags_;
   int port_ = 0;
+  int metrics_port_ = 0;
   int starts_ = 0;
   std::unique_ptr<Process> process_;
 };
@@ -90,6 +96,11 @@ absl::StatusOr<std::unique_ptr<Process>> StartAgent(const TestServer& server,
                                                     const std::string& token_file,
                                                     const std::string& profile,
                                                     std::vector<std::string> extra_flags = {});
+// The same with another agent build (an earlier release's).
+absl::StatusOr<std::unique_ptr<Process>> StartAgentBinary(
+    const std::string& agent_bin, const TestServer& server, const std::string& state_dir,
+    const std::string& token_file, const std::string& profile,
+    std::vector<std::string> extra_flags = {});
 
 // A raw agent: a test speaks the agent API itself, to act badly on purpose.
 // Real agents are purser-agent processes.
@@ -110,6 +121,9 @@ v1::Inventory Win7Inventory(const std::string& hostname);
 
 // Runs purserctl with the admin identity; returns its exit code, output in *out.
 int RunCtl(const TestServer& server, const std::string& args, std::string* out);
+// The same with another purserctl build (an earlier release's).
+int RunCtlBinary(const std::string& ctl_bin, const TestServer& server, const std::string& args,
+                 std::string* out);
 
 // Polls `done` every 50 ms until true or `timeout`.
 bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(30));

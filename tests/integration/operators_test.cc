@@ -102,6 +102,7 @@ TEST_F(OperatorsTest, EveryRoleMethodPairIsAllowedOrRefusedAsSpecified) {
   std::vector<Row> table = {
       {"CreateEnrollmentToken", "admin", Unary(&Stub::CreateEnrollmentToken)},
       {"PutSecret", "admin", Unary(&Stub::PutSecret, secret)},
+      {"RotateSecretsKey", "admin", Unary(&Stub::RotateSecretsKey)},
       {"UploadPlan", "admin", Unary(&Stub::UploadPlan, v1::UploadPlanRequest())},
       {"IssueOperatorCertificate", "admin", Unary(&Stub::IssueOperatorCertificate, issue)},
       {"ListCertificates", "admin", Unary(&Stub::ListCertificates)},

@@ -78,5 +78,37 @@ TEST(X509, SerialsAreUnique) {
   EXPECT_NE(a->serial_hex, b->serial_hex);
 }
 
+// A certificate issued by an intermediate verifies under the root when its
+// chain follows it, and not without; dates are checked at the time asked.
+TEST(X509, VerifiesThroughTheChainThatFollowsTheCertificate) {
+  Ca root = MakeCa("Root");
+  std::string mid_key = *GenerateKeyPem();
+  auto mid = IssueCert(root.key, root.cert.pem, *PublicKeyDerOfKey(mid_key),
+                       {"Intermediate", "", 3600, true, {}, {}});
+  ASSERT_TRUE(mid.ok());
+  auto mid_info = ParseCert(mid->pem);
+  EXPECT_TRUE(mid_info->is_ca);
+  EXPECT_TRUE(mid_info->can_sign_certs);
+  auto leaf = IssueCert(mid_key, mid->pem, *PublicKeyDerOfKey(*GenerateKeyPem()),
+                        {"purser-server", "server", 600, false, {"a.example"}, {"10.0.0.1"}});
+  ASSERT_TRUE(leaf.ok());
+  auto leaf_info = ParseCert(leaf->pem);
+  EXPECT_FALSE(leaf_info->is_ca);
+  EXPECT_EQ(leaf_info->dns_names, std::vector<std::string>{"a.example"});
+  EXPECT_EQ(leaf_info->ip_addresses, std::vector<std::string>{"10.0.0.1"});
+  EXPECT_FALSE(VerifyCert(leaf->pem, root.cert.pem).ok());
+  EXPECT_TRUE(VerifyCert(leaf->pem + mid->pem, root.cert.pem).ok());
+  EXPECT_TRUE(VerifyCert(leaf->pem, mid->pem + root.cert.pem).ok());
+  EXPECT_TRUE(VerifyIssuedBy(leaf->pem, mid->pem).ok());
+  EXPECT_FALSE(VerifyIssuedBy(leaf->pem, root.cert.pem).ok());
+  EXPECT_EQ(SplitCerts(leaf->pem + mid->pem)->size(), 2u);
+  // An hour and a half from now both have expired; dates aside, the chain holds.
+  int64_t later = leaf_info->not_before_ms + 300'000 + 5400'000;
+  EXPECT_FALSE(VerifyCert(leaf->pem + mid->pem, root.cert.pem, later).ok());
+  EXPECT_TRUE(VerifyCert(leaf->pem + mid->pem, root.cert.pem, kAnyTime).ok());
+  EXPECT_TRUE(CheckKeyMatchesCert(mid_key, mid->pem).ok());
+  EXPECT_FALSE(CheckKeyMatchesCert(root.key, mid->pem).ok());
+}
+
 }  // namespace
 }  // namespace purser

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "db/audit_scope.h"
 #include "db/migrations.h"
 #include "shared/files.h"
@@ -56,9 +57,16 @@ TEST(SqliteStore, NewerSchemaIsRefused) {
     ASSERT_TRUE(
         (*conn)->ExecScript("INSERT INTO schema_migrations VALUES (999, 'future', 0)").ok());
   }
+  auto bytes = ReadFile(path);
+  ASSERT_TRUE(bytes.ok());
   auto st = SqliteStore::Open(path, false);
   EXPECT_EQ(st.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(st.status().message().find("999"), std::string::npos);
+  EXPECT_EQ(
+      st.status().message(),
+      absl::StrCat("database ", path, " has schema version 999, newer than this server knows (",
+                   Migrations().back().version, "): upgrade the server"));
+  // Refused before anything is written: the newer server's data is intact.
+  EXPECT_EQ(ReadFile(path).value_or(""), *bytes);
 }
 
 TEST(SqliteStore, CorruptOrMissingFilesAreNamed) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "tests/test_util.h"
@@ -34,6 +35,38 @@ TEST(Writer, GroupsConcurrentWritesIntoFewTransactions) {
   EXPECT_LT(stats.transactions, stats.writes);
 }
 
+TEST(Writer, TellsTheObserverOfEveryGroupCommit) {
+  testing::ScratchDir dir;
+  auto conn = Connection::Open(dir.Sub("w.db"), true);
+  ASSERT_TRUE(conn.ok());
+  ASSERT_TRUE((*conn)->ExecScript("CREATE TABLE t (v INTEGER)").ok());
+  std::atomic<int> groups{0}, writes{0};
+  std::atomic<bool> timed{true};
+  Writer::Stats stats;
+  {
+    Writer writer(std::move(*conn), Writer::kDefaultMaxGroup, [&](double seconds, int n) {
+      groups++;
+      writes += n;
+      if (!(seconds > 0)) timed = false;
+    });
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < 20; ++i) {
+          EXPECT_TRUE(
+              writer.Run([](Connection& c) { return c.ExecScript("INSERT INTO t VALUES (1)"); })
+                  .ok());
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    stats = writer.stats();
+  }
+  EXPECT_EQ(writes.load(), 160);
+  EXPECT_EQ(groups.load(), stats.transactions);
+  EXPECT_TRUE(timed.load());
+}
+
 TEST(Writer, AFailingWriteIsRolledBackAlone) {
   testing::ScratchDir dir;
   std::string path = dir.Sub("w.db");
@@ -61,6 +94,57 @@ TEST(Writer, AFailingWriteIsRolledBackAlone) {
   auto s = (*conn)->Prepare("SELECT group_concat(v) FROM (SELECT v FROM t ORDER BY v)");
   ASSERT_TRUE(*s->Step());
   EXPECT_EQ(s->Text(0), "1,3");
+}
+
+// A full disk (here: SQLite's page limit) fails writes with RESOURCE_EXHAUSTED
+// "disk full"; a write reported as failed left nothing, one reported as done
+// is there, and writing goes on once there is room again.
+TEST(Writer, AFullDiskFailsWritesCleanlyAndWritingGoesOnAfter) {
+  testing::ScratchDir dir;
+  std::string path = dir.Sub("w.db");
+  std::vector<absl::Status> results(40);
+  {
+    auto conn = Connection::Open(path, true);
+    ASSERT_TRUE((*conn)->ExecScript("CREATE TABLE t (v INTEGER PRIMARY KEY, pad BLOB)").ok());
+    ASSERT_TRUE((*conn)->ExecScript("PRAGMA max_page_count = 40").ok());
+    Writer writer(std::move(*conn));
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 40; ++i) {
+      threads.emplace_back([&, i] {
+        results[i] = writer.Run([i](Connection& c) -> absl::Status {
+          auto s = c.Prepare("INSERT INTO t VALUES (?, zeroblob(8000))");
+          if (!s.ok()) return s.status();
+          return s->Bind(1, static_cast<int64_t>(i)).Exec();
+        });
+      });
+    }
+    for (auto& th : threads) th.join();
+    int full = 0;
+    for (const auto& st : results) {
+      if (st.ok()) continue;
+      ++full;
+      EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted) << st;
+      EXPECT_NE(st.message().find("disk full: " + dir.path()), std::string::npos) << st;
+    }
+    EXPECT_GT(full, 0);
+    // Room again: the next group commits.
+    EXPECT_TRUE(writer
+                    .Run([](Connection& c) {
+                      return c.ExecScript(
+                          "PRAGMA max_page_count = 100000; INSERT INTO t VALUES (1000, NULL)");
+                    })
+                    .ok());
+  }
+  auto conn = Connection::Open(path, false);
+  for (int i = 0; i < 40; ++i) {
+    auto s = (*conn)->Prepare("SELECT count(*) FROM t WHERE v = ?");
+    s->Bind(1, static_cast<int64_t>(i));
+    ASSERT_TRUE(*s->Step());
+    EXPECT_EQ(s->Int(0), results[i].ok() ? 1 : 0) << "write " << i << ": " << results[i];
+  }
+  auto check = (*conn)->Prepare("PRAGMA integrity_check");
+  ASSERT_TRUE(*check->Step());
+  EXPECT_EQ(check->Text(0), "ok");
 }
 
 }  // namespace
