@@ -5,10 +5,10 @@
 # corpus. Run by scripts/test.sh. (The Go, Windows, Wine and Debian package
 # tests, which run no sanitized code, and the previous release's
 # compatibility test, which builds that release, ran in the normal suite.)
-#   FUZZ_SECONDS  per fuzz target (default 60)
+#   FUZZ_SECONDS  per fuzz target (default 40)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-40}"
 missing=()
 for p in clang libclang-rt-14-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -33,7 +33,7 @@ CGO_ENABLED=1 BUILD_DIR=build-sanitize scripts/go.sh test -race -count=1 purser/
 tested=$(date +%s)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for name in plan_text plan_json x509 report; do
+for name in plan_text plan_json x509 report metrics_http config_file; do
   mkdir -p "$work/$name"
   cp tests/fuzz/corpus/$name/* "$work/$name/"
   echo "fuzz: $name for ${FUZZ_SECONDS}s"

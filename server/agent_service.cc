@@ -19,14 +19,14 @@ namespace purser::server {
 class WaitReactor : public grpc::ServerUnaryReactor {
  public:
   WaitReactor(ServerCore* core, v1::WaitForWorkResponse* resp) : core_(core), resp_(resp) {}
-  // Every end of a long poll passes here (it hides the base's): counted, timed, finished.
-  void Finish(grpc::Status status) {
+  // Every end of a long poll passes here, never the base's Finish: counted, timed, finished.
+  void FinishCounted(grpc::Status status) {
     metrics_call.End(status.error_code());
     grpc::ServerUnaryReactor::Finish(std::move(status));
   }
   void OnCancel() override {
     if (core_->waiters.Cancel(ticket))
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+      FinishCounted(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
   }
   void OnDone() override {
     core_->waiters.Forget(ticket);
@@ -44,11 +44,11 @@ class WaitReactor : public grpc::ServerUnaryReactor {
 void FinishEmpty(WaitReactor* r) {
   r->resp_->clear_job();
   r->resp_->set_retry_after_seconds(0);
-  r->Finish(grpc::Status::OK);
+  r->FinishCounted(grpc::Status::OK);
 }
 
 void FinishRefused(WaitReactor* r, const std::string& why) {
-  r->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why));
+  r->FinishCounted(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why));
 }
 
 void ProcessWait(ServerCore* core, WaitReactor* r) {
@@ -70,7 +70,7 @@ void ProcessWait(ServerCore* core, WaitReactor* r) {
     if (!IsDiskFull(lease.status())) {
       LogError("lease for %s: %s", endpoint, lease.status().ToString());
     }
-    if (WaitReactor* mine = core->waiters.Take(ticket)) mine->Finish(ToGrpc(lease.status()));
+    if (WaitReactor* mine = core->waiters.Take(ticket)) mine->FinishCounted(ToGrpc(lease.status()));
     return;
   }
   if (lease->reboot) {
@@ -78,7 +78,7 @@ void ProcessWait(ServerCore* core, WaitReactor* r) {
     if (!mine) return;
     mine->resp_->set_reboot(true);
     LogInfo("%s: reboot now", endpoint);
-    mine->Finish(grpc::Status::OK);
+    mine->FinishCounted(grpc::Status::OK);
     return;
   }
   if (!lease->job) {
@@ -93,7 +93,7 @@ void ProcessWait(ServerCore* core, WaitReactor* r) {
   absl::Status st = core->secrets->FillJobSecrets(lease->job->job.step(), &params);
   if (!st.ok()) {
     LogError("job %s for %s: %s", lease->job->job.job_id(), endpoint, st.ToString());
-    r->Finish(ToGrpc(absl::FailedPreconditionError(
+    r->FinishCounted(ToGrpc(absl::FailedPreconditionError(
         absl::StrCat("job ", lease->job->job.job_id(), " cannot be sent: ", st.message()))));
     return;
   }
@@ -101,7 +101,7 @@ void ProcessWait(ServerCore* core, WaitReactor* r) {
   *job = lease->job->job;
   job->mutable_params()->insert(params.begin(), params.end());
   LogInfo("job %s attempt %d leased to %s", job->job_id(), job->attempt(), endpoint);
-  r->Finish(grpc::Status::OK);
+  r->FinishCounted(grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::Enroll(grpc::CallbackServerContext* ctx,
@@ -182,14 +182,14 @@ grpc::ServerUnaryReactor* AgentServiceImpl::WaitForWork(grpc::CallbackServerCont
     auto caller = core_->authz.Authorize(*ctx->auth_context(), method);
     if (!caller.ok()) {
       CallAudit(core_, method, *ctx->auth_context(), *req).Refused(caller.status());
-      r->Finish(ToGrpc(caller.status()));
+      r->FinishCounted(ToGrpc(caller.status()));
       return;
     }
     r->endpoint = caller->id;
     r->deadline_ms = core_->clock->NowMs() + wait * 1000LL;
     ProcessWait(core_, r);
   });
-  if (!queued) r->Finish(ServerBusy());
+  if (!queued) r->FinishCounted(ServerBusy());
   return r;
 }
 

@@ -1,5 +1,6 @@
 #include "server/config_file.h"
 
+#include <functional>
 #include <map>
 
 #include "absl/container/flat_hash_map.h"
@@ -100,8 +101,14 @@ absl::flat_hash_set<std::string> FlagsOnCommandLine(int argc, char** argv) {
   return names;
 }
 
-absl::StatusOr<std::vector<std::string>> ApplyConfigFile(
-    const std::string& path, const absl::flat_hash_set<std::string>& keep) {
+namespace {
+
+// Sets the flags from the file at `path` (all or nothing, see ApplyConfigFile);
+// those `apply` rejects are only tried, then set back, and named in `pending`
+// when the file's value differs from theirs.
+absl::Status SetFlagsFromFile(const std::string& path, const absl::flat_hash_set<std::string>& keep,
+                              const std::function<bool(const std::string&)>& apply,
+                              ConfigChanges* changes) {
   ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   ASSIGN_OR_RETURN(std::vector<ConfigEntry> entries, ParseConfig(text, path));
   struct Wanted {
@@ -122,7 +129,6 @@ absl::StatusOr<std::vector<std::string>> ApplyConfigFile(
     it->second.value = e.value;
     it->second.line = e.line;
   }
-  std::vector<std::string> changed;
   for (auto it = wanted.begin(); it != wanted.end(); ++it) {
     std::string error;
     if (!it->second.flag->ParseFrom(it->second.value, &error)) {
@@ -133,9 +139,37 @@ absl::StatusOr<std::vector<std::string>> ApplyConfigFile(
       return absl::InvalidArgumentError(
           absl::StrCat(path, ":", it->second.line, ": ", it->first, ": ", error));
     }
-    if (it->second.flag->CurrentValue() != it->second.before) changed.push_back(it->first);
   }
-  return changed;
+  for (auto& [name, w] : wanted) {
+    if (w.flag->CurrentValue() == w.before) continue;
+    if (apply(name)) {
+      changes->applied.push_back(name);
+    } else {
+      changes->pending.push_back(name);
+      std::string ignored;
+      w.flag->ParseFrom(w.before, &ignored);  // parsed before: cannot fail
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ApplyConfigFile(
+    const std::string& path, const absl::flat_hash_set<std::string>& keep) {
+  ConfigChanges changes;
+  RETURN_IF_ERROR(SetFlagsFromFile(
+      path, keep, [](const std::string&) { return true; }, &changes));
+  return changes.applied;
+}
+
+absl::StatusOr<ConfigChanges> ReloadConfigFile(const std::string& path,
+                                               const absl::flat_hash_set<std::string>& keep,
+                                               const absl::flat_hash_set<std::string>& reloadable) {
+  ConfigChanges changes;
+  RETURN_IF_ERROR(SetFlagsFromFile(
+      path, keep, [&](const std::string& name) { return reloadable.contains(name); }, &changes));
+  return changes;
 }
 
 }  // namespace purser::server

@@ -38,4 +38,19 @@ absl::flat_hash_set<std::string> FlagsOnCommandLine(int argc, char** argv);
 absl::StatusOr<std::vector<std::string>> ApplyConfigFile(
     const std::string& path, const absl::flat_hash_set<std::string>& keep);
 
+struct ConfigChanges {
+  std::vector<std::string> applied;  // flags now set to a new value
+  std::vector<std::string> pending;  // left as they are though the file now says otherwise
+};
+
+// Reads `path` again for a running server: sets the flags in `reloadable` as
+// ApplyConfigFile does and leaves every other flag as it is, since the server
+// uses the values it started with; those whose value in the file (or default,
+// when the file no longer names them) differs from the value in use are
+// returned in `pending`, at every reload until a restart. Errors as for
+// ApplyConfigFile, and then no flag has changed.
+absl::StatusOr<ConfigChanges> ReloadConfigFile(const std::string& path,
+                                               const absl::flat_hash_set<std::string>& keep,
+                                               const absl::flat_hash_set<std::string>& reloadable);
+
 }  // namespace purser::server

@@ -10,13 +10,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "server/metrics.h"
 #include "shared/logging.h"
 
@@ -66,11 +66,6 @@ bool IsLoopback(const sockaddr_storage& a) {
     return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
   }
   return false;
-}
-
-// Milliseconds left until `deadline` (0 once passed).
-int MsLeft(absl::Time deadline) {
-  return static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
 }
 
 }  // namespace
@@ -156,89 +151,151 @@ void MetricsHttpServer::Stop() {
 
 MetricsHttpServer::~MetricsHttpServer() { Stop(); }
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Milliseconds left until `deadline`, rounded up so that poll does not wake
+// just before it (0 once passed).
+int MsLeft(Clock::time_point deadline) {
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return static_cast<int>(std::clamp<int64_t>(left, 0, 60 * 60 * 1000));
+}
+
+Clock::duration ToClock(absl::Duration d) {
+  return std::chrono::duration_cast<Clock::duration>(absl::ToChronoNanoseconds(d));
+}
+
+// One client connection, from accept to close.
+struct Connection {
+  enum Phase { kReading, kWriting, kDraining };
+  int fd = -1;
+  Phase phase = kReading;
+  Clock::time_point deadline;  // of the current phase
+  std::string request;
+  std::string response;
+  size_t sent = 0;
+  size_t drained = 0;
+};
+
+}  // namespace
+
 void MetricsHttpServer::Loop() {
+  std::vector<Connection> conns;  // oldest first
+  auto close_at = [&](size_t i) {
+    ::close(conns[i].fd);
+    conns.erase(conns.begin() + static_cast<std::ptrdiff_t>(i));
+  };
+  auto answer = [&](Connection& c, std::string response) {
+    c.phase = Connection::kWriting;
+    c.response = std::move(response);
+    c.deadline = Clock::now() + ToClock(options_.write_timeout);
+  };
+  // Moves `c` on as far as it goes without blocking; false once it is done with.
+  auto advance = [&](Connection& c) {
+    char buf[4096];
+    while (c.phase == Connection::kReading) {
+      const size_t end = std::min(c.request.find("\r\n\r\n"), c.request.find("\n\n"));
+      if ((end == std::string::npos ? c.request.size() : end) > options_.max_request_bytes) {
+        answer(c, Plain("431 Request Header Fields Too Large",
+                        absl::StrCat("request over ", options_.max_request_bytes, " bytes\n")));
+      } else if (end != std::string::npos) {
+        answer(c, MetricsHttpResponse(c.request, render_));
+      } else if (Clock::now() >= c.deadline) {
+        answer(c, Plain("408 Request Timeout", "request too slow\n"));
+      } else {
+        ssize_t n = ::recv(c.fd, buf, sizeof(buf), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return true;
+        if (n <= 0) return false;  // closed before a whole request
+        c.request.append(buf, static_cast<size_t>(n));
+      }
+    }
+    while (c.phase == Connection::kWriting) {
+      if (c.sent == c.response.size()) {
+        // Closing with unread input would reset the connection and could lose
+        // the answer (a refused request may not have been read whole): read
+        // what the peer still sends until it closes, for a little while.
+        ::shutdown(c.fd, SHUT_WR);
+        c.phase = Connection::kDraining;
+        c.deadline = std::min(c.deadline, Clock::now() + std::chrono::seconds(1));
+        break;
+      }
+      if (Clock::now() >= c.deadline) return false;  // a client that does not read is let go
+      ssize_t n =
+          ::send(c.fd, c.response.data() + c.sent, c.response.size() - c.sent, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.sent += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EAGAIN) {
+        return true;
+      } else if (!(n < 0 && errno == EINTR)) {
+        return false;
+      }
+    }
+    while (c.drained < 65536 && Clock::now() < c.deadline) {
+      ssize_t n = ::recv(c.fd, buf, sizeof(buf), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return true;
+      if (n <= 0) return false;
+      c.drained += static_cast<size_t>(n);
+    }
+    return false;
+  };
+
+  std::vector<pollfd> fds;
   while (true) {
-    pollfd fds[2] = {{wake_read_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    fds.assign({{wake_read_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}});
+    int timeout = -1;
+    for (const Connection& c : conns) {
+      fds.push_back(
+          {c.fd, static_cast<short>(c.phase == Connection::kWriting ? POLLOUT : POLLIN), 0});
+      int left = MsLeft(c.deadline);
+      timeout = timeout < 0 ? left : std::min(timeout, left);
+    }
+    if (::poll(fds.data(), fds.size(), timeout) < 0) {
       if (errno == EINTR) continue;
       LogError("metrics server: poll: %s", std::strerror(errno));
-      return;
+      break;
     }
-    if (fds[0].revents != 0) return;
+    if (fds[0].revents != 0) break;  // Stop
+    // The connections that are ready or out of time (pollfds in the same
+    // order); backwards, so that closing one leaves the indexes still to visit.
+    const Clock::time_point now = Clock::now();
+    for (size_t i = conns.size(); i-- > 0;) {
+      if (fds[i + 2].revents == 0 && now < conns[i].deadline) continue;
+      if (!advance(conns[i])) close_at(i);
+    }
     if (fds[1].revents == 0) continue;
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
       if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
         LogWarning("metrics server: accept: %s", std::strerror(errno));
-        ::poll(fds, 1, 100);  // out of descriptors, say: no busy loop, but Stop still wakes us
+        // Out of descriptors, say: no busy loop, but Stop still wakes us.
+        ::poll(fds.data(), 1, 100);
       }
       continue;
     }
-    Serve(fd);
-    ::close(fd);
+    if (conns.size() >= options_.max_connections) {
+      // Full: the oldest connection that is not being answered makes room, so
+      // that idle clients cannot keep a scraper out.
+      auto oldest = std::find_if(conns.begin(), conns.end(), [](const Connection& c) {
+        return c.phase != Connection::kWriting;
+      });
+      if (oldest == conns.end()) {
+        std::string busy = Plain("503 Service Unavailable", "too many connections\n");
+        (void)!::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL);
+        ::close(fd);
+        continue;
+      }
+      close_at(static_cast<size_t>(oldest - conns.begin()));
+    }
+    Connection c;
+    c.fd = fd;
+    c.deadline = Clock::now() + ToClock(options_.request_timeout);
+    conns.push_back(std::move(c));
+    if (!advance(conns.back())) close_at(conns.size() - 1);
   }
-}
-
-void MetricsHttpServer::Serve(int fd) {
-  const absl::Time deadline = absl::Now() + options_.timeout;
-  // Waits until `fd` is ready for `events`; false on timeout, Stop or error.
-  auto wait = [&](short events) {
-    while (true) {
-      pollfd fds[2] = {{wake_read_fd_, POLLIN, 0}, {fd, events, 0}};
-      int n = ::poll(fds, 2, MsLeft(deadline));
-      if (n < 0 && errno == EINTR) continue;
-      return n > 0 && fds[0].revents == 0 && fds[1].revents != 0;
-    }
-  };
-  std::string request;
-  std::string response;
-  while (response.empty()) {
-    if (request.find("\r\n\r\n") != std::string::npos ||
-        request.find("\n\n") != std::string::npos) {
-      response = MetricsHttpResponse(request, render_);
-      break;
-    }
-    if (request.size() > options_.max_request_bytes) {
-      response = Plain("431 Request Header Fields Too Large",
-                       absl::StrCat("request over ", options_.max_request_bytes, " bytes\n"));
-      break;
-    }
-    if (!wait(POLLIN)) {
-      if (MsLeft(deadline) == 0) response = Plain("408 Request Timeout", "request too slow\n");
-      if (response.empty()) return;  // stopping, or the peer went away
-      break;
-    }
-    char buf[2048];
-    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    if (n <= 0) return;  // closed before a whole request
-    request.append(buf, static_cast<size_t>(n));
-  }
-  size_t sent = 0;
-  while (sent < response.size()) {
-    ssize_t n = ::send(fd, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<size_t>(n);
-    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!wait(POLLOUT)) return;  // a client that does not read is let go
-    } else {
-      return;
-    }
-  }
-  // Closing with unread input would reset the connection and could lose the
-  // answer (a refused request may not have been read whole): read what the
-  // peer still sends until it closes, for a little while.
-  ::shutdown(fd, SHUT_WR);
-  const absl::Time linger = std::min(deadline, absl::Now() + absl::Seconds(1));
-  size_t drained = 0;
-  while (drained < 65536) {
-    pollfd fds[2] = {{wake_read_fd_, POLLIN, 0}, {fd, POLLIN, 0}};
-    if (::poll(fds, 2, MsLeft(linger)) <= 0 || fds[0].revents != 0) return;
-    char buf[4096];
-    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0) return;
-    drained += static_cast<size_t>(n);
-  }
+  for (const Connection& c : conns) ::close(c.fd);
 }
 
 }  // namespace purser::server

@@ -1,8 +1,10 @@
 // The HTTP endpoint Prometheus scrapes: GET /metrics on its own port, plain
 // HTTP/1.1 without authentication (it serves figures, never secrets). One
-// thread, one connection at a time, each closed after its answer: a scraper
-// calls every few seconds, and a slow or stuck client is cut off after
-// `timeout` so that it cannot hold the endpoint.
+// thread serves up to `max_connections` connections at once from a poll
+// loop, each closed after its answer; when full, the oldest connection not
+// being answered is closed to make room, so that idle or slow clients (a port
+// scanner, a stuck probe) cannot keep a scraper out. Each connection has
+// `request_timeout` to send its request and `write_timeout` to take the answer.
 #pragma once
 #include <functional>
 #include <memory>
@@ -17,8 +19,10 @@ namespace purser::server {
 class MetricsHttpServer {
  public:
   struct Options {
-    size_t max_request_bytes = 8192;             // request line and headers
-    absl::Duration timeout = absl::Seconds(10);  // to read the request and write the answer
+    size_t max_request_bytes = 8192;                    // request line and headers
+    size_t max_connections = 16;                        // served at once
+    absl::Duration request_timeout = absl::Seconds(2);  // to receive the request line and headers
+    absl::Duration write_timeout = absl::Seconds(10);   // for the client to take the answer
   };
   // The answer to GET /metrics: the body, in the text exposition format.
   using Render = std::function<std::string()>;
@@ -31,7 +35,7 @@ class MetricsHttpServer {
                                                                   Render render) {
     return Start(address, std::move(render), Options());
   }
-  // Ends the connection being served, if any, and the thread.
+  // Closes the connections being served, if any, and ends the thread.
   void Stop();
   ~MetricsHttpServer();
   int port() const { return port_; }
@@ -42,7 +46,6 @@ class MetricsHttpServer {
   MetricsHttpServer(int listen_fd, int wake_fd[2], int port, bool loopback, Render render,
                     Options options);
   void Loop();
-  void Serve(int fd);
 
   const int listen_fd_;
   const int wake_read_fd_;

@@ -58,7 +58,9 @@ absl::StatusOr<int> SecretBox::RotateKey(int64_t now_ms) {
   ASSIGN_OR_RETURN(std::string new_key, WritePendingKey(key_path_));
   auto count = ResealAll(store_, key_, new_key, now_ms);
   if (!count.ok()) {
-    ::unlink(PendingKeyPath(key_path_).c_str());  // nothing changed: the old key stays
+    // Nothing changed: the old key stays. <key>.new is this call's own
+    // (WritePendingKey never reuses one), so removing it loses nothing.
+    ::unlink(PendingKeyPath(key_path_).c_str());
     return count.status();
   }
   // From here the secrets are sealed under the new key, whatever happens next.

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "server/data_dir.h"
@@ -58,8 +60,27 @@ absl::Status CheckKeyReplaceable(const std::string& key_path) {
 }
 
 absl::StatusOr<std::string> WritePendingKey(const std::string& key_path) {
+  std::string pending = PendingKeyPath(key_path);
+  absl::Status unfinished = absl::FailedPreconditionError(absl::StrCat(
+      pending,
+      " is there: a previous secrets key rotation is unfinished and that file may be the only "
+      "copy of the key that opens the secrets. Restart the server to complete it, then rotate "
+      "again"));
+  if (PathExists(pending)) return unfinished;
+  // Written whole under a name of its own, then linked to <key>.new, which
+  // fails if the name exists: never a torn key, never one overwritten.
   std::string key = RandomBytes(32);
-  RETURN_IF_ERROR(WriteFileAtomic(PendingKeyPath(key_path), key, 0600));
+  std::string staged = absl::StrCat(pending, ".staged");
+  RETURN_IF_ERROR(WriteFileAtomic(staged, key, 0600));
+  int linked = ::link(staged.c_str(), pending.c_str());
+  int link_errno = errno;
+  ::unlink(staged.c_str());
+  if (linked != 0) {
+    if (link_errno == EEXIST) return unfinished;
+    return absl::InternalError(
+        absl::StrCat("cannot create ", pending, ": ", std::strerror(link_errno)));
+  }
+  RETURN_IF_ERROR(SyncParentDir(pending));
   return key;
 }
 

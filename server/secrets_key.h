@@ -25,7 +25,9 @@ bool OpensAllSecrets(const std::string& key, db::Store* store);
 // it is: a read-only file (a systemd credential) or directory. The message
 // says how to rotate offline instead.
 absl::Status CheckKeyReplaceable(const std::string& key_path);
-// The rotation's steps, in order: a fresh key written to <key>.new; every
+// The rotation's steps, in order: a fresh key written to <key>.new (never
+// over an existing one, which may be the only copy of the live key:
+// FAILED_PRECONDITION until a restart finishes that rotation); every
 // secret re-sealed from the old key to it (one transaction); the rename.
 absl::StatusOr<std::string> WritePendingKey(const std::string& key_path);
 absl::StatusOr<int> ResealAll(db::Store* store, const std::string& old_key,

@@ -19,12 +19,13 @@ void Reload(Server* server, const std::string& config_path,
   NotifyServiceManager("RELOADING=1");
   LogInfo("reloading");
   if (!config_path.empty()) {
-    auto changed = ApplyConfigFile(config_path, on_command_line);
-    if (!changed.ok()) {
-      LogError("reload: %s; the settings in use stay", changed.status().message());
+    // Only the log level is applied at a reload; every other setting keeps
+    // the value the server started with (and uses) until a restart.
+    auto changes = ReloadConfigFile(config_path, on_command_line, {"log_level"});
+    if (!changes.ok()) {
+      LogError("reload: %s; the settings in use stay", changes.status().message());
     } else {
-      for (const std::string& name : *changed) {
-        if (name == "log_level") continue;
+      for (const std::string& name : changes->pending) {
         LogWarning("reload: %s changed in %s; it takes effect at the next restart", name,
                    config_path);
       }

@@ -368,18 +368,36 @@ absl::StatusOr<ReportAck> SqliteStore::RecordReport(const std::string& endpoint_
       step.ParseFromString(s.Text(10));
     }
     {
-      ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT 1 FROM reports WHERE job_id = ? AND attempt = ?"));
+      ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT applied, received_ms, outcome, exit_code, "
+                                         "error_class, duration_ms, message, output_tail "
+                                         "FROM reports WHERE job_id = ? AND attempt = ?"));
       s.Bind(1, r.job_id()).Bind(2, r.attempt());
       ASSIGN_OR_RETURN(bool row, s.Step());
-      // A row for the attempt that is leased right now came before the lease
-      // (a stale report, possible after a restore put the server back in
-      // time): this report is the one awaited, not a repeat.
-      bool awaited = state == v1::JOB_STATE_LEASED && view.attempt == r.attempt();
+      // A stale row (never applied) for the attempt leased right now was
+      // stored before the lease (possible after a restore put the server back
+      // in time): this report is the one awaited, not a repeat. An applied
+      // row, or a stale one for an attempt not leased now, makes it a repeat.
+      bool awaited =
+          row && s.Int(0) == 0 && state == v1::JOB_STATE_LEASED && view.attempt == r.attempt();
       if (row && !awaited) {
         ack.duplicate = true;
         return absl::OkStatus();
       }
       if (row) {
+        // The awaited report takes the row; the early one stays in the
+        // endpoint's history, whole.
+        ASSIGN_OR_RETURN(auto e, LoadEndpoint(c, endpoint_id, now_ms, options_));
+        RETURN_IF_ERROR(AddEvent(
+            c, endpoint_id, now_ms, e ? e->state() : v1::ENDPOINT_STATE_UNSPECIFIED,
+            absl::StrCat("superseded report for job ", r.job_id(), " attempt ", r.attempt(),
+                         ", received ",
+                         absl::FormatTime("%Y-%m-%d %H:%M:%SZ", absl::FromUnixMillis(s.Int(1)),
+                                          absl::UTCTimeZone()),
+                         " before the attempt was leased: ",
+                         v1::StepOutcome_Name(static_cast<v1::StepOutcome>(s.Int(2))),
+                         ", exit code ", s.Int(3), ", ", s.Int(5), " ms; message: ", s.Text(6),
+                         "; output tail: ", s.Text(7)),
+            static_cast<v1::ErrorClass>(s.Int(4))));
         ASSIGN_OR_RETURN(Stmt d, c.Prepare("DELETE FROM reports WHERE job_id = ? AND attempt = ?"));
         RETURN_IF_ERROR(d.Bind(1, r.job_id()).Bind(2, r.attempt()).Exec());
       }

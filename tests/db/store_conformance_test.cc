@@ -271,6 +271,84 @@ TEST_P(StoreConformance, ExpiredLeasesTimeOutAndRequeue) {
   EXPECT_EQ(store_->GetEndpoint("e1", kNow)->error_class(), v1::ERROR_CLASS_TIMEOUT);
 }
 
+// A report for an attempt that is queued but not yet leased (a server put
+// back in time by a restore) is kept stale; the report that comes once the
+// attempt is leased is the awaited one, and the early one stays in history.
+TEST_P(StoreConformance, ReportBeforeTheLeaseDoesNotMakeTheAwaitedOneADuplicate) {
+  Enroll("e1");
+  store_->StartRun(Run({"e1"})).IgnoreError();
+  store_->LeaseNextJob("e1", kNow).IgnoreError();
+  ASSERT_EQ(store_->ExpireLeases(kNow + 65'001)->expired, 1);
+  v1::JobInfo info = (*store_->ListJobs("e1"))[0];
+  ASSERT_EQ(info.state(), v1::JOB_STATE_QUEUED);
+  ASSERT_EQ(info.attempt(), 2);
+  v1::Job queued;
+  queued.set_job_id(info.job_id());
+  queued.set_attempt(info.attempt());
+  auto early = Report(queued, v1::STEP_OUTCOME_FAILED);
+  early.set_message("early-report-message");
+  early.set_output_tail("early-output-tail");
+  auto stored = store_->RecordReport("e1", early, kNow + 66'000);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_TRUE(stored->stale);
+  EXPECT_FALSE(stored->duplicate);
+  EXPECT_EQ((*store_->ListJobs("e1"))[0].state(), v1::JOB_STATE_QUEUED);
+
+  auto lease = store_->LeaseNextJob("e1", kNow + 80'000);
+  ASSERT_TRUE(lease->job);
+  ASSERT_EQ(lease->job->job.attempt(), 2);
+  auto awaited = store_->RecordReport("e1", Report(lease->job->job, v1::STEP_OUTCOME_SUCCEEDED),
+                                      kNow + 81'000);
+  ASSERT_TRUE(awaited.ok()) << awaited.status();
+  EXPECT_FALSE(awaited->duplicate);
+  EXPECT_FALSE(awaited->stale);
+  EXPECT_EQ((*store_->ListJobs("e1"))[0].state(), v1::JOB_STATE_SUCCEEDED);
+
+  auto history = store_->History("e1");
+  ASSERT_TRUE(history.ok()) << history.status();
+  bool applied_success = false, early_kept = false;
+  for (const auto& h : *history) {
+    if (h.job_id() == queued.job_id() && h.attempt() == 2 && h.applied() &&
+        h.outcome() == v1::STEP_OUTCOME_SUCCEEDED) {
+      applied_success = true;
+    }
+    if (h.detail().find("superseded report") != std::string::npos &&
+        h.detail().find("early-report-message") != std::string::npos &&
+        h.detail().find("early-output-tail") != std::string::npos &&
+        h.detail().find("STEP_OUTCOME_FAILED") != std::string::npos) {
+      early_kept = true;
+    }
+  }
+  EXPECT_TRUE(applied_success);
+  EXPECT_TRUE(early_kept);
+
+  // The applied report repeated is a duplicate, changes nothing, and adds
+  // nothing to the history.
+  auto again =
+      store_->RecordReport("e1", Report(lease->job->job, v1::STEP_OUTCOME_FAILED), kNow + 82'000);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ((*store_->ListJobs("e1"))[0].state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(store_->History("e1")->size(), history->size());
+}
+
+// A stale report repeated while its attempt is still not leased is a
+// duplicate: the first copy stays.
+TEST_P(StoreConformance, StaleReportRepeatedBeforeTheLeaseIsADuplicate) {
+  Enroll("e1");
+  store_->StartRun(Run({"e1"})).IgnoreError();
+  store_->LeaseNextJob("e1", kNow).IgnoreError();
+  ASSERT_EQ(store_->ExpireLeases(kNow + 65'001)->expired, 1);
+  v1::JobInfo info = (*store_->ListJobs("e1"))[0];
+  v1::Job queued;
+  queued.set_job_id(info.job_id());
+  queued.set_attempt(info.attempt());
+  auto early = Report(queued, v1::STEP_OUTCOME_SUCCEEDED);
+  EXPECT_TRUE(store_->RecordReport("e1", early, kNow + 66'000)->stale);
+  EXPECT_TRUE(store_->RecordReport("e1", early, kNow + 67'000)->duplicate);
+  EXPECT_EQ((*store_->ListJobs("e1"))[0].state(), v1::JOB_STATE_QUEUED);
+}
+
 TEST_P(StoreConformance, RebootsFollowPolicyAndMustTakeTheUpdate) {
   for (const char* id : {"now", "op", "notaken"}) Enroll(id);
   v1::Plan plan = TwoStepPlan();

@@ -112,6 +112,37 @@ TEST(Reload, ABadConfigFileStopsTheServerNamingFileLineAndKey) {
   EXPECT_FALSE(PathExists(dir.Sub("data"))) << "nothing was started";
 }
 
+size_t Occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(Reload, ARestartOnlySettingIsToldAtEveryReloadUntilARestart) {
+  TempDir dir;
+  const std::string conf = dir.Sub("purser-server.conf");
+  ASSERT_TRUE(WriteFileAtomic(conf, "workers = 4\n").ok());
+  TestServer server(dir.path(), {"--config=" + conf});
+  ASSERT_TRUE(server.Start().ok());
+  const std::string warning = "reload: workers changed in " + conf;
+  ASSERT_TRUE(WriteFileAtomic(conf, "workers = 5\n").ok());
+  for (size_t reload = 1; reload <= 2; ++reload) {
+    server.Kill(SIGHUP);
+    ASSERT_TRUE(WaitUntil([&] { return Occurrences(server.Log(), "reloaded ") == reload; }))
+        << server.Log();
+    EXPECT_EQ(Occurrences(server.Log(), warning), reload) << server.Log();
+  }
+  // Back to the value in use: nothing to tell.
+  ASSERT_TRUE(WriteFileAtomic(conf, "workers = 4\n").ok());
+  server.Kill(SIGHUP);
+  ASSERT_TRUE(WaitUntil([&] { return Occurrences(server.Log(), "reloaded ") == 3; }))
+      << server.Log();
+  EXPECT_EQ(Occurrences(server.Log(), warning), 2u) << server.Log();
+  EXPECT_EQ(Occurrences(server.Log(), "next restart"), 2u) << server.Log();
+  server.Kill(SIGTERM);
+  EXPECT_EQ(server.Wait(), 0) << server.Log();
+}
+
 // A service manager's notification socket (sd_notify(3)): the datagrams the
 // server sends, in order.
 class NotifySocket {

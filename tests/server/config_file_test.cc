@@ -108,6 +108,36 @@ TEST_F(ConfigFileTest, ABadValueNamesFileLineAndKeyAndChangesNothing) {
   EXPECT_THAT(changed.status().message(), HasSubstr("debug, info, warning or error"));
 }
 
+TEST_F(ConfigFileTest, AReloadAppliesOnlyTheReloadableAndNamesTheOthersEveryTime) {
+  // As started: cf_listen from the file, in use until a restart.
+  ASSERT_TRUE(ApplyConfigFile(Write("cf_listen = 0.0.0.0:1\n"), {}).ok());
+  std::string path = Write("cf_listen = 0.0.0.0:2\ncf_workers = 16\ncf_log_level = debug\n");
+  for (int reload = 1; reload <= 2; ++reload) {
+    SCOPED_TRACE(reload);
+    auto changes = ReloadConfigFile(path, {}, {"cf_log_level"});
+    ASSERT_TRUE(changes.ok()) << changes.status();
+    // Still what the server runs with, so the next reload tells it again.
+    EXPECT_EQ(absl::GetFlag(FLAGS_cf_listen), "0.0.0.0:1");
+    EXPECT_THAT(changes->pending, UnorderedElementsAre("cf_listen"));
+    EXPECT_EQ(absl::GetFlag(FLAGS_cf_log_level), LogLevel::kDebug);
+    if (reload == 1) {
+      EXPECT_THAT(changes->applied, UnorderedElementsAre("cf_log_level"));
+    } else {
+      EXPECT_TRUE(changes->applied.empty());
+    }
+  }
+  // Back to the value in use: nothing pending.
+  auto changes = ReloadConfigFile(Write("cf_listen = 0.0.0.0:1\n"), {}, {"cf_log_level"});
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  EXPECT_TRUE(changes->pending.empty());
+  EXPECT_THAT(changes->applied, UnorderedElementsAre("cf_log_level"));
+  EXPECT_EQ(absl::GetFlag(FLAGS_cf_log_level), LogLevel::kInfo);
+  // A bad value, even in a restart-only flag, changes nothing.
+  EXPECT_FALSE(
+      ReloadConfigFile(Write("cf_log_level = debug\ncf_workers = x\n"), {}, {"cf_log_level"}).ok());
+  EXPECT_EQ(absl::GetFlag(FLAGS_cf_log_level), LogLevel::kInfo);
+}
+
 TEST_F(ConfigFileTest, AMissingFileIsNamed) {
   auto changed = ApplyConfigFile(dir_.Sub("none.conf"), {});
   ASSERT_FALSE(changed.ok());

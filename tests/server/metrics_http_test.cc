@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
@@ -117,7 +119,7 @@ TEST(MetricsHttp, AnOversizedRequestIsRefused) {
 
 TEST(MetricsHttp, ASlowClientTimesOutAndTheNextIsServed) {
   MetricsHttpServer::Options o;
-  o.timeout = absl::Milliseconds(300);
+  o.request_timeout = absl::Milliseconds(300);
   auto s = StartOrDie([] { return std::string("up 1\n"); }, o);
   Client slow(s->port());
   ASSERT_TRUE(slow.connected());
@@ -129,9 +131,45 @@ TEST(MetricsHttp, ASlowClientTimesOutAndTheNextIsServed) {
   EXPECT_TRUE(absl::StartsWith(slow.ReadAll(), "HTTP/1.1 408 "));
 }
 
+TEST(MetricsHttp, IdleConnectionsDoNotKeepAScrapeWaiting) {
+  // Defaults, as the server runs it: a port scanner or a stuck probe holds
+  // connections open without sending anything.
+  auto s = StartOrDie([] { return std::string("up 1\n"); });
+  std::vector<std::unique_ptr<Client>> idle;
+  for (int i = 0; i < 5; ++i) {
+    idle.push_back(std::make_unique<Client>(s->port()));
+    ASSERT_TRUE(idle.back()->connected());
+  }
+  idle[0]->Send("GET /metr");  // one of them partway through a request
+  absl::SleepFor(absl::Milliseconds(100));
+  absl::Time start = absl::Now();
+  std::string got = Ask(s->port(), "GET /metrics HTTP/1.1\r\n\r\n");
+  EXPECT_TRUE(absl::StartsWith(got, "HTTP/1.1 200 OK\r\n")) << got;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+}
+
+TEST(MetricsHttp, WhenFullTheOldestIdleConnectionMakesRoom) {
+  MetricsHttpServer::Options o;
+  o.max_connections = 3;
+  o.request_timeout = absl::Seconds(60);
+  auto s = StartOrDie([] { return std::string("up 1\n"); }, o);
+  std::vector<std::unique_ptr<Client>> idle;
+  for (int i = 0; i < 10; ++i) {
+    idle.push_back(std::make_unique<Client>(s->port()));
+    ASSERT_TRUE(idle.back()->connected());
+  }
+  absl::Time start = absl::Now();
+  std::string got = Ask(s->port(), "GET /metrics HTTP/1.1\r\n\r\n");
+  EXPECT_TRUE(absl::StartsWith(got, "HTTP/1.1 200 OK\r\n")) << got;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  // The first ones were closed, without an answer, to make room.
+  EXPECT_EQ(idle[0]->ReadAll(), "");
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
 TEST(MetricsHttp, StopEndsAConnectionInProgressAtOnce) {
   MetricsHttpServer::Options o;
-  o.timeout = absl::Seconds(60);
+  o.request_timeout = absl::Seconds(60);
   auto s = StartOrDie([] { return std::string("up 1\n"); }, o);
   Client idle(s->port());
   ASSERT_TRUE(idle.connected());

@@ -104,6 +104,48 @@ TEST_F(SecretsKeyTest, ReadOnlyKeyFileFailsCleanly) {
   EXPECT_EQ(count.status().message().find(old_key_), std::string::npos);
 }
 
+// A rotation whose rename fails leaves <key>.new the only copy of the key
+// that opens the secrets: a retry refuses, naming the file, and leaves it be.
+TEST_F(SecretsKeyTest, RetryAfterAFailedRenameKeepsTheOnlyCopyOfTheKey) {
+  std::string key_dir = dir_.Sub("key-in-use");  // rename(2) onto a directory fails
+  ASSERT_EQ(::mkdir(key_dir.c_str(), 0700), 0);
+  SecretBox box(old_key_, store_.get(), key_dir);
+  auto first = box.RotateKey(kNow + 1);
+  ASSERT_EQ(first.status().code(), absl::StatusCode::kInternal) << first.status();
+  std::string pending = PendingKeyPath(key_dir);
+  std::string live = *ReadFile(pending);
+  ASSERT_TRUE(Opens(live));
+  auto retry = box.RotateKey(kNow + 2);
+  EXPECT_EQ(retry.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(retry.status().message().find(pending), std::string::npos) << retry.status();
+  EXPECT_NE(retry.status().message().find("Restart the server"), std::string::npos);
+  EXPECT_EQ(retry.status().message().find(live), std::string::npos);
+  EXPECT_EQ(*ReadFile(pending), live);
+  EXPECT_TRUE(Opens(live));
+  EXPECT_EQ(*box.Get("alpha"), "value-alpha");
+}
+
+TEST_F(SecretsKeyTest, PendingKeyIsNeverOverwrittenNorRemovedByAnotherRotation) {
+  std::string earlier = RandomBytes(32);
+  ASSERT_TRUE(WriteFileAtomic(PendingKeyPath(key_path_), earlier, 0600).ok());
+  EXPECT_EQ(WritePendingKey(key_path_).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*ReadFile(PendingKeyPath(key_path_)), earlier);
+  SecretBox box(old_key_, store_.get(), key_path_);
+  EXPECT_EQ(box.RotateKey(kNow + 1).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*ReadFile(PendingKeyPath(key_path_)), earlier);
+  EXPECT_EQ(*ReadFile(key_path_), old_key_);
+  EXPECT_TRUE(Opens(old_key_));
+}
+
+// A re-seal that fails removes the <key>.new this rotation made, and only it.
+TEST_F(SecretsKeyTest, FailedResealRemovesItsOwnPendingKey) {
+  SecretBox box(RandomBytes(32), store_.get(), key_path_);  // does not open the secrets
+  EXPECT_EQ(box.RotateKey(kNow + 1).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_FALSE(PathExists(PendingKeyPath(key_path_)));
+  EXPECT_EQ(*ReadFile(key_path_), old_key_);
+  EXPECT_TRUE(Opens(old_key_));
+}
+
 TEST_F(SecretsKeyTest, KeyFileMustBePrivateAnd32Bytes) {
   ASSERT_EQ(::chmod(key_path_.c_str(), 0644), 0);
   EXPECT_NE(ReadSecretsKey(key_path_).status().message().find("has mode 0644"), std::string::npos);
