@@ -7,45 +7,23 @@
 #include "server/restore.h"
 
 namespace purser::server {
-namespace {
-
-// Parses; prints help or the error. Returns -1 to go on, else the exit code.
-int Parse(int argc, char** argv, const std::string& usage, const std::vector<FlagSpec>& specs,
-          const std::vector<std::string>& required, std::map<std::string, std::string>* flags) {
-  auto parsed = ParseCommandFlags(argc, argv, specs);
-  if (!parsed.ok()) {
-    std::cerr << "purser-server " << argv[0] << ": " << parsed.status().message() << "\n";
-    PrintCommandHelp(usage, specs);
-    return 2;
-  }
-  if (parsed->count("help")) {
-    PrintCommandHelp(usage, specs);
-    return 0;
-  }
-  for (const auto& name : required) {
-    if ((*parsed)[name].empty()) {
-      std::cerr << "purser-server " << argv[0] << ": --" << name << " is required\n";
-      PrintCommandHelp(usage, specs);
-      return 2;
-    }
-  }
-  *flags = std::move(*parsed);
-  return -1;
-}
-
-}  // namespace
-
 int RunBackupCommand(int argc, char** argv) {
   const std::vector<FlagSpec> specs = {
       {"data_dir", "the server's data directory (the server may be running)"},
       {"out", "the backup file to write (mode 0600)"},
       {"force", "replace --out if it exists", true},
+      {"secrets_key_file",
+       "the server's secrets key when not DATA_DIR/secrets.key: the secrets are checked against "
+       "it, and it is not carried (keep it apart)"},
   };
   std::map<std::string, std::string> flags;
-  int code = Parse(argc, argv, "purser-server backup --data_dir=DIR --out=FILE [--force]", specs,
-                   {"data_dir", "out"}, &flags);
+  int code = ParseCommand(
+      argc, argv,
+      "purser-server backup --data_dir=DIR --out=FILE [--force] [--secrets_key_file=FILE]", specs,
+      {"data_dir", "out"}, &flags);
   if (code >= 0) return code;
-  auto sum = WriteBackup(flags["data_dir"], flags["out"], flags["force"] == "true");
+  auto sum = WriteBackup(flags["data_dir"], flags["out"], flags["force"] == "true",
+                         flags["secrets_key_file"]);
   if (!sum.ok()) {
     std::cerr << "purser-server backup: " << sum.status().message() << "\n";
     return 1;
@@ -59,12 +37,17 @@ int RunRestoreCommand(int argc, char** argv) {
       {"from", "the backup file (checked in full before anything changes)"},
       {"data_dir", "the data directory to restore (no server may be running on it)"},
       {"force", "replace a data directory that is not empty (it is kept, renamed)", true},
+      {"secrets_key_file",
+       "for a backup without secrets.key: the key its secrets must open with (checked first)"},
   };
   std::map<std::string, std::string> flags;
-  int code = Parse(argc, argv, "purser-server restore --from=FILE --data_dir=DIR [--force]", specs,
-                   {"from", "data_dir"}, &flags);
+  int code = ParseCommand(
+      argc, argv,
+      "purser-server restore --from=FILE --data_dir=DIR [--force] [--secrets_key_file=FILE]", specs,
+      {"from", "data_dir"}, &flags);
   if (code >= 0) return code;
-  auto result = RestoreDataDir(flags["from"], flags["data_dir"], flags["force"] == "true");
+  auto result = RestoreDataDir(flags["from"], flags["data_dir"], flags["force"] == "true",
+                               flags["secrets_key_file"]);
   if (!result.ok()) {
     std::cerr << "purser-server restore: " << result.status().message() << "\n";
     return 1;

@@ -21,6 +21,7 @@
 #include "db/migrations.h"
 #include "db/sqlite/connection.h"
 #include "server/data_dir.h"
+#include "server/secrets_key.h"
 #include "shared/crypto.h"
 #include "shared/files.h"
 #include "shared/status_macros.h"
@@ -37,6 +38,7 @@ constexpr int64_t kFormatVersion = 1;
 constexpr char kDb[] = "purser.db";
 constexpr char kArtifacts[] = "artifacts";
 constexpr char kSecretsKey[] = "secrets.key";
+constexpr char kPendingSecretsKey[] = "secrets.key.new";
 constexpr size_t kChunkBytes = 1 << 20;
 // A restored data directory does not start without these.
 const char* const kRequired[] = {"ca.pem", "ca.key", "server.pem", "server.key"};
@@ -161,8 +163,10 @@ absl::StatusOr<int64_t> FileSize(const std::string& path) {
   return static_cast<int64_t>(st.st_size);
 }
 
-// Builds the backup in `tmp` (an empty 0600 file).
-absl::StatusOr<BackupSummary> Build(const std::string& data_dir, const std::string& tmp) {
+// Builds the backup in `tmp` (an empty 0600 file). Without
+// `carry_secrets_key`, secrets.key{,.new} stay out of it.
+absl::StatusOr<BackupSummary> Build(const std::string& data_dir, const std::string& tmp,
+                                    bool carry_secrets_key) {
   BackupSummary sum;
   {
     // A read transaction on the live database: a consistent snapshot while
@@ -187,6 +191,7 @@ absl::StatusOr<BackupSummary> Build(const std::string& data_dir, const std::stri
       "data BLOB NOT NULL, PRIMARY KEY (path, seq));"));
   for (const std::string& name : ListDir(data_dir)) {
     if (!IsDataFileName(name) || !IsRegular(absl::StrCat(data_dir, "/", name))) continue;
+    if (!carry_secrets_key && (name == kSecretsKey || name == kPendingSecretsKey)) continue;
     RETURN_IF_ERROR(AddFile(*c, data_dir, name));
     sum.files++;
     sum.secrets_key_included |= name == kSecretsKey;
@@ -283,7 +288,41 @@ absl::Status CheckKeys(Connection& c, const std::map<std::string, BackupEntry>& 
   return absl::OkStatus();
 }
 
-absl::Status Verify(Connection& c, VerifiedBackup& out) {
+// Every sealed secret of the backup's database opens with `key`, or with
+// `pending` if given: the rule a server follows at start (RecoverSecretsKey).
+absl::Status CheckSecretsOpen(Connection& c, const std::string& key, const std::string& pending,
+                              const std::string& key_name) {
+  ASSIGN_OR_RETURN(int64_t has_table, QueryInt(c,
+                                               "SELECT count(*) FROM sqlite_master WHERE "
+                                               "type = 'table' AND name = 'secrets'"));
+  if (has_table == 0) return absl::OkStatus();
+  std::vector<std::pair<std::string, std::string>> sealed;
+  {
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT name, sealed FROM secrets ORDER BY name"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      sealed.emplace_back(s.Text(0), s.Text(1));
+    }
+  }
+  // The first secret `k` does not open, or "" if it opens them all.
+  auto first_closed = [&](const std::string& k) -> std::string {
+    for (const auto& [name, value] : sealed) {
+      if (!Open(k, value, name).ok()) return name;
+    }
+    return "";
+  };
+  if (!pending.empty() && first_closed(pending).empty()) return absl::OkStatus();
+  std::string closed = first_closed(key);
+  if (closed.empty()) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(
+      "secret \"", closed, "\" does not open with ", key_name,
+      pending.empty() ? "" : " (nor with its .new)",
+      ": the key does not go with this database (a secrets key rotation while the backup was "
+      "taken, or the wrong key file)"));
+}
+
+absl::Status Verify(Connection& c, VerifiedBackup& out, const std::string& secrets_key_file) {
   // The whole file, every page: a truncated or damaged copy stops here.
   {
     auto s = c.Prepare("PRAGMA integrity_check(20)");
@@ -377,6 +416,21 @@ absl::Status Verify(Connection& c, VerifiedBackup& out) {
   }
   out.summary.files = static_cast<int64_t>(out.files.size());
   RETURN_IF_ERROR(CheckKeys(c, files, out.summary.secrets_key_included));
+  if (out.summary.secrets_key_included) {
+    ASSIGN_OR_RETURN(std::string key, Content(c, files[kSecretsKey]));
+    std::string pending;
+    if (auto it = files.find(kPendingSecretsKey); it != files.end()) {
+      ASSIGN_OR_RETURN(pending, Content(c, it->second));
+    }
+    RETURN_IF_ERROR(CheckSecretsOpen(c, key, pending, "its secrets.key"));
+  } else if (!secrets_key_file.empty()) {
+    ASSIGN_OR_RETURN(std::string key, ReadSecretsKey(secrets_key_file));
+    std::string pending;
+    if (PathExists(PendingKeyPath(secrets_key_file))) {
+      ASSIGN_OR_RETURN(pending, ReadSecretsKey(PendingKeyPath(secrets_key_file)));
+    }
+    RETURN_IF_ERROR(CheckSecretsOpen(c, key, pending, secrets_key_file));
+  }
   {
     ASSIGN_OR_RETURN(Stmt s, c.Prepare("SELECT sha256, name FROM artifacts"));
     while (true) {
@@ -414,38 +468,28 @@ absl::Status WriteEntry(Connection& c, const BackupEntry& f, const std::string& 
   return st;
 }
 
-}  // namespace
-
-std::string BackupSummary::Line() const {
-  return absl::StrCat(
-      "backup ", path, ": schema version ", schema_version, ", ", endpoints, " endpoints, ",
-      artifacts, " artifacts, ", files, " files, ", bytes, " bytes, sha256 ", sha256, "; ",
-      secrets_key_included ? "secrets.key included"
-                           : "secrets.key NOT included (it is not in the data directory): keep "
-                             "the server's secrets key file, the restored server needs it");
+bool SameFile(const std::string& a, const std::string& b) {
+  struct stat sa, sb;
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
 }
 
-absl::StatusOr<BackupSummary> WriteBackup(const std::string& data_dir, const std::string& out,
-                                          bool force) {
-  std::string db_path = absl::StrCat(data_dir, "/", kDb);
-  if (!PathExists(db_path)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data directory ", data_dir, " has no database ", kDb, ": nothing to back up"));
-  }
-  if (PathExists(out) && !force) {
-    return absl::AlreadyExistsError(
-        absl::StrCat(out, " exists: refusing to overwrite it (--force replaces it)"));
-  }
-  std::string tmp = absl::StrCat(out, ".tmp.", ::getpid());
-  ::unlink(tmp.c_str());  // ours by name: left by a crash of this very pid
-  // Created empty and private before SQLite writes a byte of it.
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+// One attempt: builds the backup in a new temporary file beside `out`,
+// verifies all of it, then renames it into place.
+absl::StatusOr<BackupSummary> BuildChecked(const std::string& data_dir, const std::string& out,
+                                           bool force, bool carry_secrets_key,
+                                           const std::string& secrets_key_file) {
+  // A unique name created by this run (mkstemp: O_EXCL, 0600) before SQLite
+  // writes a byte of it; nothing an earlier run left is touched.
+  std::string tmp = absl::StrCat(out, ".tmp.XXXXXX");
+  int fd = ::mkstemp(tmp.data());
   if (fd < 0) return Errno("cannot create", tmp);
   ::fchmod(fd, 0600);
   ::close(fd);
-  auto sum = Build(data_dir, tmp);
+  auto sum = Build(data_dir, tmp, carry_secrets_key);
   absl::Status st = sum.status();
   if (st.ok()) st = FsyncFile(tmp);
+  if (st.ok()) st = VerifyBackup(tmp, secrets_key_file).status();
   if (st.ok()) {
     // Without --force, a file that appeared meanwhile is not replaced either.
     int rc = force ? ::rename(tmp.c_str(), out.c_str())
@@ -461,6 +505,45 @@ absl::StatusOr<BackupSummary> WriteBackup(const std::string& data_dir, const std
     ::unlink(absl::StrCat(tmp, "-journal").c_str());
     return st;
   }
+  return sum;
+}
+
+}  // namespace
+
+std::string BackupSummary::Line() const {
+  return absl::StrCat(
+      "backup ", path, ": schema version ", schema_version, ", ", endpoints, " endpoints, ",
+      artifacts, " artifacts, ", files, " files, ", bytes, " bytes, sha256 ", sha256, "; ",
+      secrets_key_included ? "secrets.key included"
+                           : "secrets.key NOT included (it is not in the data directory): keep "
+                             "the server's secrets key file, the restored server needs it");
+}
+
+absl::StatusOr<BackupSummary> WriteBackup(const std::string& data_dir, const std::string& out,
+                                          bool force, const std::string& secrets_key_file) {
+  std::string db_path = absl::StrCat(data_dir, "/", kDb);
+  if (!PathExists(db_path)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", data_dir, " has no database ", kDb, ": nothing to back up"));
+  }
+  if (PathExists(out) && !force) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(out, " exists: refusing to overwrite it (--force replaces it)"));
+  }
+  // Which key the server uses: DATA_DIR/secrets.key unless told otherwise.
+  bool carry_secrets_key = secrets_key_file.empty() ||
+                           SameFile(secrets_key_file, absl::StrCat(data_dir, "/", kSecretsKey));
+  absl::StatusOr<BackupSummary> sum;
+  for (int attempt = 1;; ++attempt) {
+    sum = BuildChecked(data_dir, out, force, carry_secrets_key,
+                       carry_secrets_key ? "" : secrets_key_file);
+    // A secrets key rotation between the snapshot and the key copy: once more.
+    if (sum.ok() || attempt == 2 || !absl::IsDataLoss(sum.status()) ||
+        !absl::StrContains(sum.status().message(), "does not open with")) {
+      break;
+    }
+  }
+  if (!sum.ok()) return sum.status();
   RETURN_IF_ERROR(SyncParentDir(out));
   sum->path = out;
   ASSIGN_OR_RETURN(sum->bytes, FileSize(out));
@@ -468,7 +551,8 @@ absl::StatusOr<BackupSummary> WriteBackup(const std::string& data_dir, const std
   return sum;
 }
 
-absl::StatusOr<VerifiedBackup> VerifyBackup(const std::string& path) {
+absl::StatusOr<VerifiedBackup> VerifyBackup(const std::string& path,
+                                            const std::string& secrets_key_file) {
   auto fail = [&](const absl::Status& st) {
     return absl::Status(st.code(), absl::StrCat("backup ", path, ": ", st.message()));
   };
@@ -486,7 +570,7 @@ absl::StatusOr<VerifiedBackup> VerifyBackup(const std::string& path) {
   auto c = Connection::OpenFile(path, SQLITE_OPEN_READONLY);
   if (!c.ok()) return fail(c.status());
   VerifiedBackup out;
-  if (absl::Status st = Verify(**c, out); !st.ok()) return fail(st);
+  if (absl::Status st = Verify(**c, out, secrets_key_file); !st.ok()) return fail(st);
   out.summary.path = path;
   ASSIGN_OR_RETURN(out.summary.bytes, FileSize(path));
   ASSIGN_OR_RETURN(out.summary.sha256, Sha256HexOfFile(path));

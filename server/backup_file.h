@@ -31,8 +31,13 @@ struct BackupSummary {
 
 // Writes a backup of `data_dir` (a server may be running on it) to `out`,
 // mode 0600, atomically; refuses to replace an existing `out` unless `force`.
+// The written file passes VerifyBackup before it takes the name `out`; a
+// snapshot whose secrets its key does not open (a key rotation in between) is
+// taken once more, then refused. `secrets_key_file` (optional) is the key the
+// server uses when it is not DATA_DIR/secrets.key: the secrets are checked
+// against it, and no DATA_DIR/secrets.key{,.new} is carried.
 absl::StatusOr<BackupSummary> WriteBackup(const std::string& data_dir, const std::string& out,
-                                          bool force);
+                                          bool force, const std::string& secrets_key_file = "");
 
 struct BackupEntry {
   std::string path;  // relative: "ca.pem", "artifacts/<sha256>"
@@ -46,9 +51,13 @@ struct VerifiedBackup {
 };
 
 // Checks all of `path`: a Purser backup, intact, a schema this server knows,
-// the key files present with matching hashes, server.pem signed by ca.pem.
-// The error names the first thing wrong.
-absl::StatusOr<VerifiedBackup> VerifyBackup(const std::string& path);
+// the key files present with matching hashes, server.pem signed by ca.pem,
+// every sealed secret opened by the secrets key it carries (or its
+// secrets.key.new: the server's rule after a rotation cut short) or, when it
+// carries none, by `secrets_key_file` if given. The error names the first
+// thing wrong.
+absl::StatusOr<VerifiedBackup> VerifyBackup(const std::string& path,
+                                            const std::string& secrets_key_file = "");
 
 // Writes the verified backup's database and files into the empty directory `dir`, fsynced.
 absl::Status ExtractBackup(const VerifiedBackup& backup, const std::string& dir);

@@ -51,4 +51,28 @@ void PrintCommandHelp(const std::string& usage, const std::vector<FlagSpec>& spe
   for (const FlagSpec& s : specs) std::cerr << "  --" << s.name << "\t" << s.help << "\n";
 }
 
+int ParseCommand(int argc, char** argv, const std::string& usage,
+                 const std::vector<FlagSpec>& specs, const std::vector<std::string>& required,
+                 std::map<std::string, std::string>* flags) {
+  auto parsed = ParseCommandFlags(argc, argv, specs);
+  if (!parsed.ok()) {
+    std::cerr << "purser-server " << argv[0] << ": " << parsed.status().message() << "\n";
+    PrintCommandHelp(usage, specs);
+    return 2;
+  }
+  if (parsed->count("help")) {
+    PrintCommandHelp(usage, specs);
+    return 0;
+  }
+  for (const auto& name : required) {
+    if ((*parsed)[name].empty()) {
+      std::cerr << "purser-server " << argv[0] << ": --" << name << " is required\n";
+      PrintCommandHelp(usage, specs);
+      return 2;
+    }
+  }
+  *flags = std::move(*parsed);
+  return -1;
+}
+
 }  // namespace purser::server

@@ -21,4 +21,10 @@ absl::StatusOr<std::map<std::string, std::string>> ParseCommandFlags(
     int argc, char** argv, const std::vector<FlagSpec>& specs);
 void PrintCommandHelp(const std::string& usage, const std::vector<FlagSpec>& specs);
 
+// Parses argv into *flags, printing help or the error (naming argv[0]) to
+// stderr. Returns -1 to go on, else the exit code (0 after --help, 2 on error).
+int ParseCommand(int argc, char** argv, const std::string& usage,
+                 const std::vector<FlagSpec>& specs, const std::vector<std::string>& required,
+                 std::map<std::string, std::string>* flags);
+
 }  // namespace purser::server

@@ -139,6 +139,7 @@ absl::StatusOr<ImportedCa> ImportCa(const std::string& from) {
 }
 
 absl::Status Init(const std::string& dir, const DataDirOptions& o) {
+  RETURN_IF_ERROR(CheckNoUnfinishedRestore(dir));  // the server's first start and `init`
   std::optional<ImportedCa> imported;
   if (!o.ca_from.empty()) {  // checked before anything is written
     ASSIGN_OR_RETURN(imported, ImportCa(o.ca_from));
@@ -212,6 +213,30 @@ absl::StatusOr<std::string> Need(const std::string& dir, const char* name) {
 }
 
 }  // namespace
+
+// A restore cut short leaves `<dir>.restore-tmp-*` beside `dir` (see
+// server/restore.cc): a new data directory there would hide the restored one.
+absl::Status CheckNoUnfinishedRestore(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  size_t slash = dir.find_last_of('/');
+  std::string parent = slash == std::string::npos ? "." : dir.substr(0, std::max<size_t>(slash, 1));
+  std::string prefix =
+      absl::StrCat(slash == std::string::npos ? dir : dir.substr(slash + 1), ".restore-tmp-");
+  DIR* d = ::opendir(parent.c_str());
+  if (d == nullptr) return absl::OkStatus();
+  std::string found;
+  while (dirent* e = ::readdir(d)) {
+    if (absl::StartsWith(e->d_name, prefix)) found = absl::StrCat(parent, "/", e->d_name);
+  }
+  ::closedir(d);
+  if (found.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "refusing to create a new data directory ", dir, ": ", found,
+      " is left by a restore that was cut short. Run the restore again, or finish it with "
+      "`mv -T ",
+      found, " ", dir, "` (check any ", dir, ".before-restore-* for the previous data), or remove ",
+      found, " to start with a new, empty data directory"));
+}
 
 bool IsIpAddress(const std::string& name) {
   unsigned char buf[16];

@@ -57,6 +57,10 @@ absl::StatusOr<DataDir> OpenOrInitDataDir(const std::string& dir,
                                           const std::vector<std::string>& extra_names);
 // Initialises `dir` (`purser-server init`): refused unless it is missing or empty.
 absl::Status InitDataDir(const std::string& dir, const DataDirOptions& options);
+// Refused when a restore into `dir` was cut short (a `<dir>.restore-tmp-*`
+// beside it): a new data directory there would hide the restored one. Called
+// before a missing `dir` is created.
+absl::Status CheckNoUnfinishedRestore(std::string dir);
 
 // The certificate checks of a data directory's files, for a start and a
 // restore alike: ca-chain.pem (when not empty) chains to ca.pem; ca.key is

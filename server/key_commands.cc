@@ -20,31 +20,8 @@
 namespace purser::server {
 namespace {
 
-// Parses; prints help or the error. Returns -1 to go on, else the exit code.
-int Parse(int argc, char** argv, const std::string& usage, const std::vector<FlagSpec>& specs,
-          const std::vector<std::string>& required, std::map<std::string, std::string>* flags) {
-  auto parsed = ParseCommandFlags(argc, argv, specs);
-  if (!parsed.ok()) {
-    std::cerr << "purser-server " << argv[0] << ": " << parsed.status().message() << "\n";
-    PrintCommandHelp(usage, specs);
-    return 2;
-  }
-  if (parsed->count("help")) {
-    PrintCommandHelp(usage, specs);
-    return 0;
-  }
-  for (const auto& name : required) {
-    if ((*parsed)[name].empty()) {
-      std::cerr << "purser-server " << argv[0] << ": --" << name << " is required\n";
-      PrintCommandHelp(usage, specs);
-      return 2;
-    }
-  }
-  *flags = std::move(*parsed);
-  return -1;
-}
-
 absl::Status Init(const std::string& dir, const DataDirOptions& options) {
+  if (!PathExists(dir)) RETURN_IF_ERROR(CheckNoUnfinishedRestore(dir));  // nothing left behind
   RETURN_IF_ERROR(MakeDirs(dir, 0700));
   ASSIGN_OR_RETURN(auto lock, DirLock::Acquire(dir));  // no server starting on it meanwhile
   RETURN_IF_ERROR(InitDataDir(dir, options));
@@ -108,10 +85,10 @@ int RunInitCommand(int argc, char** argv) {
       {"server_cert_seconds", "lifetime of the server certificate"},
   };
   std::map<std::string, std::string> flags;
-  int code = Parse(argc, argv,
-                   "purser-server init --data_dir=DIR [--ca-from=DIR] [--names=N,...] "
-                   "[--secrets_key_file=FILE]",
-                   specs, {"data_dir"}, &flags);
+  int code = ParseCommand(argc, argv,
+                          "purser-server init --data_dir=DIR [--ca-from=DIR] [--names=N,...] "
+                          "[--secrets_key_file=FILE]",
+                          specs, {"data_dir"}, &flags);
   if (code >= 0) return code;
   DataDirOptions options;
   options.ca_from = flags["ca-from"];
@@ -147,7 +124,8 @@ int RunRotateSecretsKeyCommand(int argc, char** argv) {
        "where the new key goes (made, mode 0600, when missing; an existing one is used)"},
   };
   std::map<std::string, std::string> flags;
-  int code = Parse(argc, argv,
+  int code =
+      ParseCommand(argc, argv,
                    "purser-server rotate-secrets-key --data_dir=DIR [--secrets_key_file=FILE] "
                    "--new_key_file=FILE",
                    specs, {"data_dir", "new_key_file"}, &flags);

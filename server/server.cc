@@ -75,6 +75,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   core.options = options;
   core.started_ms = core.clock->NowMs();
   // One server per data directory for its whole life; restore checks the same lock.
+  if (!PathExists(options.data_dir)) RETURN_IF_ERROR(CheckNoUnfinishedRestore(options.data_dir));
   RETURN_IF_ERROR(MakeDirs(options.data_dir, 0700));
   ASSIGN_OR_RETURN(s->dir_lock_, DirLock::Acquire(options.data_dir));
   RETURN_IF_ERROR(ServerCertificate::CheckLifetime(options.server_cert_seconds,

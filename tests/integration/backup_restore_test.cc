@@ -153,5 +153,58 @@ TEST(BackupRestore, OneServerPerDataDirectoryAndNoRestoreUnderIt) {
   EXPECT_NE(out.find("unknown flag --outt"), std::string::npos) << out;
 }
 
+// The server reads its secrets key from elsewhere and a stray, other
+// secrets.key lies in its data directory: backup checks the secrets against
+// the key it is told of. A restore cut short leaves a restore-tmp directory:
+// the server refuses to start on a new, empty data directory beside it.
+TEST(BackupRestore, KeyKeptApartAndARestoreCutShort) {
+  TempDir dir;
+  const std::string key_file = dir.Sub("secrets.key");
+  TestServer server(dir.path(), {"--secrets_key_file=" + key_file});
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_TRUE(server.OnboardParams("workspace-key-1").ok());  // a sealed secret
+  server.Kill(SIGTERM);
+  server.Wait();
+  ASSERT_TRUE(WriteFileAtomic(server.data_dir() + "/secrets.key", RandomBytes(32), 0600).ok());
+
+  std::string out;
+  const std::string backup = dir.Sub("b");
+  EXPECT_EQ(
+      RunServerCommand(dir, {"backup", "--data_dir=" + server.data_dir(), "--out=" + backup}, &out),
+      1);
+  EXPECT_NE(out.find("does not open with its secrets.key"), std::string::npos) << out;
+  EXPECT_FALSE(PathExists(backup));
+  ASSERT_EQ(RunServerCommand(dir,
+                             {"backup", "--data_dir=" + server.data_dir(), "--out=" + backup,
+                              "--secrets_key_file=" + key_file},
+                             &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("secrets.key NOT included"), std::string::npos) << out;
+  EXPECT_EQ(out.find("workspace-key-1"), std::string::npos);
+
+  // As if killed between extracting and the final rename: the data
+  // directory is missing, the restored copy is beside it.
+  const std::string left = server.data_dir() + ".restore-tmp-Xy12Zq";
+  ASSERT_EQ(::rename(server.data_dir().c_str(), left.c_str()), 0);
+  absl::Status st = server.Start();
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(left + " is left by a restore that was cut short"), std::string::npos)
+      << st;
+  EXPECT_EQ(server.Wait(), 1);
+  // Nothing made there, not even an empty directory: `mv -T` finishes the restore.
+  EXPECT_FALSE(PathExists(server.data_dir()));
+
+  ASSERT_EQ(RunServerCommand(dir,
+                             {"restore", "--from=" + backup, "--data_dir=" + server.data_dir(),
+                              "--secrets_key_file=" + key_file},
+                             &out),
+            0)
+      << out;
+  ASSERT_TRUE(server.Start().ok()) << server.Log();
+  EXPECT_TRUE(server.List().ok());
+  EXPECT_TRUE(PathExists(left + "/purser.db"));  // never deleted by anyone but the operator
+}
+
 }  // namespace
 }  // namespace purser::testing

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "db/migrations.h"
 #include "db/sqlite/sqlite_store.h"
 #include "server/data_dir.h"
@@ -19,6 +21,7 @@ namespace purser::server {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class BackupFileTest : public ::testing::Test {
  protected:
@@ -227,6 +230,141 @@ TEST_F(BackupFileTest, ABadBackupChangesNothing) {
   EXPECT_THAT(r.status().message(), HasSubstr("has no server.pem"));
   EXPECT_EQ(*ReadFile(target + "/notes"), "the operator's");
   EXPECT_FALSE(PathExists(target + ".restore-tmp-" + std::to_string(::getpid())));
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+    EXPECT_THAT(e.path().filename().string(), Not(HasSubstr("live.")));  // nothing left beside
+  }
+}
+
+// A restore cut short by a kill may have left the old data under a temporary
+// name: no later restore deletes it.
+TEST_F(BackupFileTest, RestoreNeverRemovesWhatAnEarlierRunLeft) {
+  Backup();
+  std::string target = dir_.Sub("live");
+  ASSERT_TRUE(MakeDirs(target, 0700).ok());
+  ASSERT_TRUE(WriteFileAtomic(target + "/notes", "the operator's", 0600).ok());
+  for (const std::string& left :
+       {target + ".restore-tmp-" + std::to_string(::getpid()), target + ".restore-tmp"}) {
+    ASSERT_TRUE(MakeDirs(left, 0700).ok());
+    ASSERT_TRUE(WriteFileAtomic(left + "/purser.db", "old data", 0600).ok());
+  }
+  auto r = RestoreDataDir(backup_, target, true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(
+      ReadFile(target + ".restore-tmp-" + std::to_string(::getpid()) + "/purser.db").value_or(""),
+      "old data");
+  EXPECT_EQ(ReadFile(target + ".restore-tmp/purser.db").value_or(""), "old data");
+  EXPECT_EQ(ReadFile(r->moved_aside + "/notes").value_or(""), "the operator's");
+  // A second restore the same second keeps the first one's aside too.
+  auto again = RestoreDataDir(backup_, target, true);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_NE(again->moved_aside, r->moved_aside);
+  EXPECT_EQ(ReadFile(r->moved_aside + "/notes").value_or(""), "the operator's");
+  EXPECT_TRUE(PathExists(again->moved_aside + "/ca.key"));
+}
+
+TEST_F(BackupFileTest, DataDirIsNotCreatedBesideAnUnfinishedRestore) {
+  std::string target = dir_.Sub("live");
+  std::string left = target + ".restore-tmp-Ab12Cd";
+  ASSERT_TRUE(MakeDirs(left, 0700).ok());
+  auto d = OpenOrInitDataDir(target, std::vector<std::string>{});
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(d.status().message(), HasSubstr(left + " is left by a restore that was cut short"));
+  EXPECT_THAT(d.status().message(), HasSubstr("mv -T " + left + " " + target));
+  // `purser-server init` neither.
+  absl::Status init = InitDataDir(target, DataDirOptions{});
+  EXPECT_THAT(init.message(), HasSubstr("cut short"));
+  EXPECT_FALSE(PathExists(target + "/ca.key"));
+  ASSERT_EQ(::rmdir(left.c_str()), 0);
+  EXPECT_TRUE(OpenOrInitDataDir(target, std::vector<std::string>{}).ok());
+}
+
+TEST_F(BackupFileTest, BackupLeavesOtherTemporaryFilesAlone) {
+  std::string other = backup_ + ".tmp." + std::to_string(::getpid());
+  ASSERT_TRUE(WriteFileAtomic(other, "someone's", 0600).ok());
+  Backup();
+  EXPECT_EQ(ReadFile(other).value_or(""), "someone's");
+  EXPECT_TRUE(VerifyBackup(backup_).ok());
+}
+
+class BackupSecretsTest : public BackupFileTest {
+ protected:
+  void PutSecret(const std::string& key) {
+    auto store = db::SqliteStore::Open(data_ + "/purser.db", false);
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto sealed = Seal(key, "hunter2", "smtp-password");
+    ASSERT_TRUE(sealed.ok());
+    ASSERT_TRUE((*store)->PutSecret("smtp-password", *sealed, 1).ok());
+  }
+  std::string Key() { return *ReadFile(data_ + "/secrets.key"); }
+  void NoTempFiles() {
+    for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+      EXPECT_THAT(e.path().filename().string(), Not(HasSubstr(".tmp.")));
+    }
+  }
+};
+
+// A secrets key rotation between the snapshot and the key copy: the copy
+// would not open the snapshot's secrets.
+TEST_F(BackupSecretsTest, KeyThatDoesNotOpenTheSecretsIsRefused) {
+  std::string key = Key();
+  PutSecret(key);
+  ASSERT_TRUE(WriteFileAtomic(data_ + "/secrets.key", RandomBytes(32), 0600).ok());
+  auto sum = WriteBackup(data_, backup_, false);
+  ASSERT_FALSE(sum.ok());
+  EXPECT_EQ(sum.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(sum.status().message(),
+              HasSubstr("secret \"smtp-password\" does not open with its secrets.key"));
+  EXPECT_EQ(sum.status().message().find("hunter2"), std::string::npos);
+  EXPECT_FALSE(PathExists(backup_));
+  NoTempFiles();
+  // secrets.key.new opens them (a rotation cut short): the server's rule.
+  ASSERT_TRUE(WriteFileAtomic(data_ + "/secrets.key.new", key, 0600).ok());
+  BackupSummary ok = Backup();
+  EXPECT_TRUE(ok.secrets_key_included);
+  EXPECT_TRUE(VerifyBackup(backup_).ok());
+}
+
+TEST_F(BackupSecretsTest, RestoreRefusesABackupWhoseKeyDoesNotOpenItsSecrets) {
+  PutSecret(Key());
+  Backup();
+  ASSERT_TRUE(VerifyBackup(backup_).ok());
+  auto other = Seal(RandomBytes(32), "hunter2", "smtp-password");
+  {
+    auto c = db::Connection::OpenFile(backup_, SQLITE_OPEN_READWRITE);
+    auto s = (*c)->Prepare("UPDATE secrets SET sealed = ? WHERE name = 'smtp-password'");
+    ASSERT_TRUE(s->BindBlob(1, *other).Exec().ok());
+  }
+  EXPECT_THAT(VerifyError(), HasSubstr("secret \"smtp-password\" does not open"));
+  std::string target = dir_.Sub("live");
+  ASSERT_TRUE(MakeDirs(target, 0700).ok());
+  ASSERT_TRUE(WriteFileAtomic(target + "/notes", "the operator's", 0600).ok());
+  auto r = RestoreDataDir(backup_, target, true);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ReadFile(target + "/notes").value_or(""), "the operator's");
+}
+
+// The server reads its key from elsewhere; a stray DATA_DIR/secrets.key is
+// another key.
+TEST_F(BackupSecretsTest, KeyFileNamedOnTheCommandLineIsTheOneChecked) {
+  std::string key = Key();
+  PutSecret(key);
+  std::string apart = dir_.Sub("secrets.key");
+  ASSERT_TRUE(WriteFileAtomic(apart, key, 0600).ok());
+  ASSERT_TRUE(WriteFileAtomic(data_ + "/secrets.key", RandomBytes(32), 0600).ok());
+  EXPECT_EQ(WriteBackup(data_, backup_, false).status().code(), absl::StatusCode::kDataLoss);
+  auto sum = WriteBackup(data_, backup_, false, apart);
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_FALSE(sum->secrets_key_included);
+  EXPECT_TRUE(VerifyBackup(backup_, apart).ok());
+  auto wrong = VerifyBackup(backup_, data_ + "/secrets.key");
+  EXPECT_THAT(wrong.status().message(), HasSubstr("does not open with " + data_ + "/secrets.key"));
+  std::string target = dir_.Sub("restored");
+  EXPECT_FALSE(RestoreDataDir(backup_, target, false, data_ + "/secrets.key").ok());
+  EXPECT_FALSE(PathExists(target));
+  auto r = RestoreDataDir(backup_, target, false, apart);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(PathExists(target + "/secrets.key"));
 }
 
 }  // namespace
