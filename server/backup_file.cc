@@ -448,8 +448,10 @@ absl::Status Verify(Connection& c, VerifiedBackup& out, const std::string& secre
 // The artifact files and key files, written as the data directory had them.
 absl::Status WriteEntry(Connection& c, const BackupEntry& f, const std::string& dir) {
   std::string path = absl::StrCat(dir, "/", f.path);
-  // Keys stay their owner's alone, whatever the entry says.
-  int mode = absl::EndsWith(f.path, ".key") ? (f.mode & 0600) | 0400 : (f.mode & 0777) | 0400;
+  // Keys (a pending secrets.key.new too) stay their owner's alone, whatever
+  // the entry says.
+  bool key = absl::StrContains(f.path, ".key");
+  int mode = key ? (f.mode & 0600) | 0400 : (f.mode & 0777) | 0400;
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return Errno("cannot create", path);
   ::fchmod(fd, mode);

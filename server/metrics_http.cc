@@ -201,12 +201,16 @@ void MetricsHttpServer::Loop() {
                         absl::StrCat("request over ", options_.max_request_bytes, " bytes\n")));
       } else if (end != std::string::npos) {
         answer(c, MetricsHttpResponse(c.request, render_));
-      } else if (Clock::now() >= c.deadline) {
-        answer(c, Plain("408 Request Timeout", "request too slow\n"));
       } else {
         ssize_t n = ::recv(c.fd, buf, sizeof(buf), 0);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) return true;
+        if (n < 0 && errno == EAGAIN) {
+          // Out of time only with nothing waiting: a request that arrived
+          // while another scrape was rendered is read and answered.
+          if (Clock::now() < c.deadline) return true;
+          answer(c, Plain("408 Request Timeout", "request too slow\n"));
+          continue;
+        }
         if (n <= 0) return false;  // closed before a whole request
         c.request.append(buf, static_cast<size_t>(n));
       }
@@ -276,14 +280,20 @@ void MetricsHttpServer::Loop() {
       continue;
     }
     if (conns.size() >= options_.max_connections) {
-      // Full: the oldest connection that is not being answered makes room, so
-      // that idle clients cannot keep a scraper out.
+      // Full: the oldest connection already answered (only being drained)
+      // makes room, else the oldest still sending its request, so that idle
+      // clients cannot keep a scraper out.
       auto oldest = std::find_if(conns.begin(), conns.end(), [](const Connection& c) {
-        return c.phase != Connection::kWriting;
+        return c.phase == Connection::kDraining;
       });
+      if (oldest == conns.end()) {
+        oldest = std::find_if(conns.begin(), conns.end(),
+                              [](const Connection& c) { return c.phase == Connection::kReading; });
+      }
       if (oldest == conns.end()) {
         std::string busy = Plain("503 Service Unavailable", "too many connections\n");
         (void)!::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL);
+        ::shutdown(fd, SHUT_WR);  // a FIN, not a reset, so the answer is not lost
         ::close(fd);
         continue;
       }

@@ -167,6 +167,28 @@ TEST(MetricsHttp, WhenFullTheOldestIdleConnectionMakesRoom) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 }
 
+// Two scrapers at once, each answer taking longer than the request deadline
+// to render: the second request arrived in time and is answered, not 408.
+TEST(MetricsHttp, ARequestWaitingWhileAnotherIsRenderedIsAnswered) {
+  MetricsHttpServer::Options o;
+  o.request_timeout = absl::Seconds(1);
+  auto s = StartOrDie(
+      [] {
+        absl::SleepFor(absl::Milliseconds(1500));
+        return std::string("up 1\n");
+      },
+      o);
+  ASSERT_NE(s, nullptr);
+  Client a(s->port()), b(s->port());
+  ASSERT_TRUE(a.connected() && b.connected());
+  absl::SleepFor(absl::Milliseconds(100));  // both accepted: their deadlines run
+  a.Send("GET /metrics HTTP/1.1\r\n\r\n");
+  b.Send("GET /metrics HTTP/1.1\r\n\r\n");
+  std::string got_a = a.ReadAll(), got_b = b.ReadAll();
+  EXPECT_TRUE(absl::StartsWith(got_a, "HTTP/1.1 200 OK\r\n")) << got_a;
+  EXPECT_TRUE(absl::StartsWith(got_b, "HTTP/1.1 200 OK\r\n")) << got_b;
+}
+
 TEST(MetricsHttp, StopEndsAConnectionInProgressAtOnce) {
   MetricsHttpServer::Options o;
   o.request_timeout = absl::Seconds(60);
