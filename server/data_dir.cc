@@ -35,18 +35,6 @@ constexpr char kAdminCert[] = "admin.pem";
 constexpr char kAdminKey[] = "admin.key";
 constexpr char kDb[] = "purser.db";
 
-bool IsEmptyDir(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return false;
-  bool empty = true;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != ".." && n != DirLock::kFileName) empty = false;  // the server's lock
-  }
-  ::closedir(d);
-  return empty;
-}
-
 // Keys, and the directory holding them, must be the owner's alone: a key that
 // others could read has to be assumed copied.
 absl::Status CheckPrivate(const std::string& path, const std::string& what) {
@@ -213,6 +201,18 @@ absl::StatusOr<std::string> Need(const std::string& dir, const char* name) {
 }
 
 }  // namespace
+
+bool IsEmptyDir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return false;
+  bool empty = true;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != ".." && n != DirLock::kFileName) empty = false;  // the server's lock
+  }
+  ::closedir(d);
+  return empty;
+}
 
 // A restore cut short leaves `<dir>.restore-tmp-*` beside `dir` (see
 // server/restore.cc): a new data directory there would hide the restored one.

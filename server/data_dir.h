@@ -55,6 +55,8 @@ struct DataDir {
 absl::StatusOr<DataDir> OpenOrInitDataDir(const std::string& dir, const DataDirOptions& options);
 absl::StatusOr<DataDir> OpenOrInitDataDir(const std::string& dir,
                                           const std::vector<std::string>& extra_names);
+// Whether `dir` is empty but for its lock file (a server's, or a command's).
+bool IsEmptyDir(const std::string& dir);
 // Initialises `dir` (`purser-server init`): refused unless it is missing or empty.
 absl::Status InitDataDir(const std::string& dir, const DataDirOptions& options);
 // Refused when a restore into `dir` was cut short (a `<dir>.restore-tmp-*`

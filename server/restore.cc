@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/data_dir.h"
 #include "shared/dir_lock.h"
 #include "shared/files.h"
 #include "shared/status_macros.h"
@@ -23,19 +24,6 @@ namespace {
 
 absl::Status Errno(const std::string& what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
-
-// Empty but for a lock file (a server's, or ours).
-bool IsEmptyDir(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return false;
-  bool empty = true;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != ".." && n != DirLock::kFileName) empty = false;
-  }
-  ::closedir(d);
-  return empty;
 }
 
 // A new directory beside `dir` (the same file system, so the swap is a
